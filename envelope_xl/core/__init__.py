@@ -1,0 +1,48 @@
+"""The calculation core: pure functions over the reference data, standard library only.
+
+Importing this package registers every function in the catalog (`envelope_xl.registry`).
+"""
+
+from envelope_xl.core import args as _args  # noqa: F401  (argument meanings first)
+from envelope_xl.core.lookups import bytes_per_param, gpu_spec
+from envelope_xl.core.architecture import model_config, model_params, transformer_params
+from envelope_xl.core.memory import activation_mem, checkpoint_size, kv_cache, model_mem, train_mem
+from envelope_xl.core.storage import embed_storage, storage
+from envelope_xl.core.training import (
+    chinchilla_tokens,
+    gpu_hours,
+    gpus_for_deadline,
+    train_cost,
+    train_flops,
+    train_time,
+)
+from envelope_xl.core.serving import concurrency, decode_tps, prefill_time, serving_gpus
+from envelope_xl.core.formatting import convert_bytes, human_bytes, human_count
+
+__all__ = [
+    "activation_mem",
+    "bytes_per_param",
+    "checkpoint_size",
+    "chinchilla_tokens",
+    "concurrency",
+    "convert_bytes",
+    "decode_tps",
+    "embed_storage",
+    "gpu_hours",
+    "gpu_spec",
+    "gpus_for_deadline",
+    "human_bytes",
+    "human_count",
+    "kv_cache",
+    "model_config",
+    "model_mem",
+    "model_params",
+    "prefill_time",
+    "serving_gpus",
+    "storage",
+    "train_cost",
+    "train_flops",
+    "train_mem",
+    "train_time",
+    "transformer_params",
+]

@@ -1,0 +1,64 @@
+"""What each argument name means, across the whole catalog (with its unit)."""
+
+from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, MODELS, OPTIMIZERS, PRECISIONS
+from envelope_xl.units import BYTE_UNITS
+from envelope_xl.registry import FLAG, NUMBER, TEXT, WHOLE, describe_args
+from envelope_xl.core.recompute import RECOMPUTE
+
+describe_args(NUMBER, {
+    "params": "parameter count, e.g. 7e9",
+    "tokens": "training tokens, e.g. 2e12",
+    "count": "number of items stored, e.g. 1e9",
+    "bytes_each": "bytes per item",
+    "replication": "copies kept (>= 1; 3 for triple replication, 1.5 for erasure coding)",
+    "overhead": "extra fraction on top of the data (0.3 = +30% for indexes, metadata)",
+    "index_overhead": "index size as a fraction of the vectors (0.3 = +30%)",
+    "mfu": "model FLOPs utilisation, fraction of peak achieved (0.4 = 40%)",
+    "usd_per_gpu_hour": "price of one GPU-hour, USD",
+    "days": "wall-clock deadline, days",
+    "prompt_tokens": "tokens in the prompt",
+    "qps": "requests per second",
+    "latency_s": "time each request spends in the system, seconds",
+    "tokens_per_request": "tokens generated per request",
+    "tokens_per_sec_per_gpu": "sustained tokens/s one GPU delivers",
+    "target_utilization": "fraction of capacity to plan for (0.7 = 70%, leaves headroom)",
+    "value": "quantity to convert",
+    "bytes": "size in bytes",
+    "n": "count to format, e.g. 7e9",
+})
+describe_args(WHOLE, {
+    "gpus": "number of GPUs (whole number)",
+    "zero_stage": "ZeRO stage: 0 none, 1 optimizer states, 2 + gradients, 3 + weights",
+    "layers": "transformer layers",
+    "hidden": "hidden (model) width",
+    "heads": "attention heads",
+    "kv_heads": "key/value heads (= heads for multi-head attention, fewer with GQA)",
+    "head_dim": "width of one attention head",
+    "seq_len": "sequence length, tokens",
+    "micro_batch": "sequences per micro-batch on one GPU",
+    "batch": "concurrent sequences",
+    "tp": "tensor-parallel degree",
+    "dim": "embedding dimension",
+    "vocab": "vocabulary size",
+    "ffn_hidden": "MLP inner width (default 4 x hidden)",
+    "experts": "MLP experts per layer (1 = dense)",
+    "max_positions": "learned position embeddings (0 for rotary)",
+})
+describe_args(FLAG, {
+    "with_optimizer": "TRUE to include fp32 master weights and optimizer states",
+    "binary": "TRUE for binary units (KiB, MiB, GiB), FALSE for decimal (KB, MB, GB)",
+    "gated_mlp": "TRUE for a gated (SwiGLU) MLP with three matrices",
+    "tied_embeddings": "TRUE when the output head reuses the input embedding",
+    "bias": "TRUE when linear layers and norms have biases (GPT-2 style LayerNorm)",
+})
+describe_args(TEXT, {"precision": "numeric format: fp32, tf32, bf16, fp16, fp8, int8, int4, nf4, fp4"}, PRECISIONS)
+describe_args(TEXT, {"optimizer": "optimizer: adam, adamw, momentum, sgd, adam8bit, lion, adagrad, rmsprop"}, OPTIMIZERS)
+describe_args(TEXT, {"gpu": "GPU type, e.g. H100-SXM, A100-80GB, L4, MI300X, TPU-v5e"}, GPUS)
+describe_args(TEXT, {"model": "model preset, e.g. llama-2-7b, llama-3-70b, mistral-7b, gpt2"}, MODELS)
+describe_args(TEXT, {"recompute": "activation recomputation: none, selective or full"}, RECOMPUTE)
+describe_args(TEXT, {"field": "which figure to return"}, GPU_FIELD_NAMES)
+describe_args(TEXT, {
+    "from_unit": "unit of value: B, KB, MB, GB, TB, PB, KiB ... PiB",
+    "to_unit": "unit wanted: B, KB, MB, GB, TB, PB, KiB ... PiB",
+}, BYTE_UNITS)
+describe_args(TEXT, {"unit": "unit of the result"})

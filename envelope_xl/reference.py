@@ -1,0 +1,154 @@
+"""The reference data: precisions, optimizers, GPUs and model presets.
+
+Loaded once from the TOML files in `envelope_xl/data/`, where every number carries its
+source. Lookups go through `Names`, so they are case-insensitive, accept aliases and
+suggest the closest name on a miss.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib.resources import files
+
+from envelope_xl.checks import Names
+from envelope_xl.errors import InputError
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str
+    bytes: float
+    peak_field: str
+    source: str
+    trainable: bool = True
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    name: str
+    state_bytes: float
+    source: str
+
+
+#: GPU_SPEC fields, in the order they are listed to users, with their units.
+GPU_FIELDS = {
+    "memory_gb": "GB",
+    "bandwidth_tbs": "TB/s",
+    "fp64_tflops": "TFLOP/s",
+    "fp32_tflops": "TFLOP/s",
+    "tf32_tflops": "TFLOP/s",
+    "bf16_tflops": "TFLOP/s",
+    "fp16_tflops": "TFLOP/s",
+    "fp8_tflops": "TFLOP/s",
+    "fp4_tflops": "TFLOP/s",
+    "int8_tops": "TOP/s",
+}
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    specs: dict[str, float]
+    source: str
+    notes: str
+
+    def spec(self, field_name: str, arg: str = "field") -> float:
+        """One datasheet figure; an error names the chip when it has no such peak."""
+        value = self.specs.get(field_name)
+        if value is None:
+            have = ", ".join(f for f in GPU_FIELDS if f in self.specs)
+            raise InputError(arg, field_name, f"{self.name} publishes no {field_name} figure; it has: {have}")
+        return value
+
+    def peak_flops(self, precision: Precision) -> float:
+        """Dense peak in FLOP/s (or int ops/s) for matmuls in `precision`."""
+        return self.spec(precision.peak_field, "precision") * 1e12
+
+    @property
+    def bandwidth(self) -> float:
+        """Memory bandwidth, bytes/s."""
+        return self.specs["bandwidth_tbs"] * 1e12
+
+    @property
+    def memory(self) -> float:
+        """Memory capacity, bytes (decimal GB as printed)."""
+        return self.specs["memory_gb"] * 1e9
+
+
+#: MODEL_CONFIG fields, in order, with their meaning.
+MODEL_FIELDS = {
+    "layers": "transformer blocks",
+    "hidden": "model width",
+    "heads": "attention heads",
+    "kv_heads": "key/value heads",
+    "head_dim": "width of one head",
+    "ffn_hidden": "MLP inner width",
+    "vocab": "vocabulary size",
+    "experts": "MLP experts per layer",
+    "experts_per_token": "experts routed per token",
+    "max_positions": "learned position embeddings (0 = rotary)",
+}
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    ffn_hidden: int
+    vocab: int
+    gated_mlp: bool
+    tied_embeddings: bool
+    bias: bool
+    experts: int
+    experts_per_token: int
+    max_positions: int
+    source: str
+    aliases: tuple[str, ...] = field(default=(), repr=False)
+
+
+def _load(name: str) -> dict:
+    return tomllib.loads(files("envelope_xl.data").joinpath(name).read_text(encoding="utf-8"))
+
+
+def _aliases(raw: dict) -> dict[str, list[str]]:
+    return {name: entry.get("aliases", []) for name, entry in raw.items()}
+
+
+def _precisions() -> Names[Precision]:
+    raw = _load("precisions.toml")
+    entries = {n: Precision(n, float(e["bytes"]), e["peak_field"], e["source"], e.get("trainable", True)) for n, e in raw.items()}
+    return Names("precision", entries, _aliases(raw))
+
+
+def _optimizers() -> Names[Optimizer]:
+    raw = _load("optimizers.toml")
+    entries = {n: Optimizer(n, float(e["state_bytes"]), e["source"]) for n, e in raw.items()}
+    return Names("optimizer", entries, _aliases(raw))
+
+
+def _gpus() -> Names[Gpu]:
+    raw = _load("gpus.toml")
+    entries = {
+        n: Gpu(n, {f: float(e[f]) for f in GPU_FIELDS if f in e}, e["source"], e.get("notes", ""))
+        for n, e in raw.items()
+    }
+    return Names("GPU", entries, _aliases(raw))
+
+
+def _models() -> Names[Model]:
+    raw = _load("models.toml")
+    entries = {n: Model(name=n, **{**e, "aliases": tuple(e.get("aliases", []))}) for n, e in raw.items()}
+    return Names("model", entries, _aliases(raw))
+
+
+PRECISIONS = _precisions()
+OPTIMIZERS = _optimizers()
+GPUS = _gpus()
+MODELS = _models()
+GPU_FIELD_NAMES: Names[str] = Names("GPU field", {f: f for f in GPU_FIELDS}, {})
+MODEL_FIELD_NAMES: Names[str] = Names("model field", {f: f for f in MODEL_FIELDS}, {})

@@ -1,0 +1,32 @@
+"""Units of results: bytes (decimal and binary) and time."""
+
+from __future__ import annotations
+
+from envelope_xl.checks import Names
+
+#: Bytes per unit. Decimal units follow SI (GB = 1e9 bytes), binary ones IEC 80000-13
+#: (GiB = 2**30 bytes).
+BYTE_UNITS: Names[float] = Names(
+    "byte unit",
+    {
+        "B": 1.0,
+        "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
+        "KiB": 2.0**10, "MiB": 2.0**20, "GiB": 2.0**30, "TiB": 2.0**40, "PiB": 2.0**50,
+    },
+    {"B": ["bytes", "byte"]},
+)
+
+#: Seconds per unit.
+TIME_UNITS: Names[float] = Names(
+    "time unit",
+    {"s": 1.0, "min": 60.0, "h": 3600.0, "days": 86400.0},
+    {
+        "s": ["sec", "secs", "second", "seconds"],
+        "min": ["mins", "minute", "minutes"],
+        "h": ["hr", "hrs", "hour", "hours"],
+        "days": ["d", "day"],
+    },
+)
+
+SECONDS_PER_HOUR = 3600.0
+SECONDS_PER_DAY = 86400.0
