@@ -118,6 +118,10 @@ class Names(Generic[T]):
     def __len__(self) -> int:
         return len(self.canonical)
 
+    def values(self) -> list[T]:
+        """The entries, in the order they were given."""
+        return list(self._exact.values())
+
     def get(self, arg: str, name: object) -> T:
         """The entry for `name`; `arg` is the argument name used in errors."""
         entry = self._exact.get(name) if type(name) is str else None  # type: ignore[arg-type]

@@ -121,7 +121,10 @@ def _aliases(raw: dict) -> dict[str, list[str]]:
 
 def _precisions() -> Names[Precision]:
     raw = _load("precisions.toml")
-    entries = {n: Precision(n, float(e["bytes"]), e["peak_field"], e["source"], e.get("trainable", True)) for n, e in raw.items()}
+    entries = {
+        n: Precision(n, float(e["bytes"]), e["peak_field"], e["source"], e.get("trainable", True))
+        for n, e in raw.items()
+    }
     return Names("precision", entries, _aliases(raw))
 
 

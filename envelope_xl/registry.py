@@ -70,10 +70,11 @@ class Function:
     steps_fn: Callable[..., tuple[float, ...]] | None = None
     table: bool = False  # returns a 2-D table (spills in Excel)
     pillar: str = ""
+    example: tuple[Any, ...] = ()  # arguments of a typical call, for docs, tests and benchmarks
 
     @property
     def signature(self) -> str:
-        shown = [a.name if not a.optional else f"[{a.name}={_show(a.default)}]" for a in self.args]
+        shown = [a.name if not a.optional else f"[{a.name}={show_value(a.default)}]" for a in self.args]
         return f"{self.name}({', '.join(shown)})"
 
     def unit_of(self, unit: str | None) -> str:
@@ -88,7 +89,7 @@ class Function:
         return next(a.default for a in self.args if a.name == arg)
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     if value is None:
         return "auto"
     if isinstance(value, bool):
@@ -129,7 +130,7 @@ def register(
     steps_fn: Callable[..., tuple[float, ...]] | None = None,
     arg_docs: dict[str, str] | None = None,
     arg_choices: dict[str, Names] | None = None,
-    table: bool = False,
+    example: Sequence[Any] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add the decorated function to the catalog under its Excel `name`."""
 
@@ -145,7 +146,7 @@ def register(
             args.append(Arg(p.name, kind, doc, p.default, choices))
         spec = Function(
             name, fn, tuple(args), summary, returns, formula, source, tuple(assumptions),
-            unit_kind, result_unit, tuple(steps), steps_fn, table, pillar,
+            unit_kind, result_unit, tuple(steps), steps_fn, False, pillar, tuple(example),
         )
         _add(spec)
         if steps_fn is not None and unit_kind:
@@ -185,7 +186,7 @@ def _breakdown_of(spec: Function) -> Function:
         steps = steps_fn(**values)
         rows: list[list[Any]] = [["component", table_of.name(unit)]]
         total = 0.0
-        for label, i in zip(labels, parts):
+        for label, i in zip(labels, parts, strict=True):
             rows.append([label, steps[i] / factor])
             total += steps[i]
         rows.append(["total", total / factor])
@@ -213,4 +214,5 @@ def _breakdown_of(spec: Function) -> Function:
         steps_fn=spec.steps_fn,
         table=True,
         pillar=spec.pillar,
+        example=spec.example,
     )

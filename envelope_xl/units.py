@@ -13,7 +13,11 @@ BYTE_UNITS: Names[float] = Names(
         "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
         "KiB": 2.0**10, "MiB": 2.0**20, "GiB": 2.0**30, "TiB": 2.0**40, "PiB": 2.0**50,
     },
-    {"B": ["bytes", "byte"]},
+    {
+        "B": ["bytes", "byte"],
+        "KB": ["kilobytes"], "MB": ["megabytes"], "GB": ["gigabytes"], "TB": ["terabytes"], "PB": ["petabytes"],
+        "KiB": ["kibibytes"], "MiB": ["mebibytes"], "GiB": ["gibibytes"], "TiB": ["tebibytes"], "PiB": ["pebibytes"],
+    },
 )
 
 #: Seconds per unit.

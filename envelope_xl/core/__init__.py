@@ -3,7 +3,8 @@
 Importing this package registers every function in the catalog (`envelope_xl.registry`).
 """
 
-from envelope_xl.core import args as _args  # noqa: F401  (argument meanings first)
+# ruff: noqa: I001  (the import order below is the order of the catalog and its docs)
+from envelope_xl.core import args as _args  # noqa: F401  (argument meanings before any @register)
 from envelope_xl.core.lookups import bytes_per_param, gpu_spec
 from envelope_xl.core.architecture import model_config, model_params, transformer_params
 from envelope_xl.core.memory import activation_mem, checkpoint_size, kv_cache, model_mem, train_mem

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from envelope_xl.checks import flag, whole
 from envelope_xl.errors import InputError
-from envelope_xl.reference import MODEL_FIELD_NAMES, MODELS
+from envelope_xl.reference import MODEL_FIELD_NAMES, MODELS, Model
 from envelope_xl.registry import Step, register
 
 
@@ -33,7 +35,8 @@ def _transformer_steps(
     pos = whole("max_positions", max_positions, low=0)
     if heads is None:
         if kv_heads is not None or head_dim is not None:
-            raise InputError("heads", heads, "expected the number of attention heads when kv_heads or head_dim is given")
+            msg = "expected the number of attention heads when kv_heads or head_dim is given"
+            raise InputError("heads", heads, msg)
         q = kv = h  # multi-head attention: the count does not depend on the number of heads
     else:
         a = whole("heads", heads)
@@ -42,7 +45,8 @@ def _transformer_steps(
             raise InputError("kv_heads", kv_heads, f"expected a divisor of heads ({a}) for grouped-query attention")
         if head_dim is None:
             if h % a:
-                raise InputError("head_dim", head_dim, f"expected a value: hidden ({h}) is not a multiple of heads ({a})")
+                msg = f"expected a value: hidden ({h}) is not a multiple of heads ({a})"
+                raise InputError("head_dim", head_dim, msg)
             d = h // a
         else:
             d = whole("head_dim", head_dim)
@@ -64,6 +68,7 @@ def _transformer_steps(
 
 @register(
     "TRANSFORMER_PARAMS",
+    example=(32, 4096, 32000, 11008, True),
     pillar="Precision and catalogs",
     summary="Parameter count of a decoder-only transformer from its architecture: gated or plain MLP, "
     "grouped-query attention, tied or untied embeddings, biases, mixture of experts.",
@@ -139,6 +144,7 @@ def transformer_params(
 
 @register(
     "MODEL_PARAMS",
+    example=("llama-2-7b",),
     pillar="Precision and catalogs",
     summary="Total parameter count of a model preset (gpt2, llama-2-7b, llama-3-70b, mixtral-8x7b...), "
     "computed from its published architecture.",
@@ -156,7 +162,11 @@ def model_params(model: str) -> float:
         >>> model_params("llama-2-7b"), model_params("gpt2")
         (6738415616.0, 124439808.0)
     """
-    m = MODELS.get("model", model)
+    return _preset_params(MODELS.get("model", model))
+
+
+@functools.cache  # presets are immutable: count each once
+def _preset_params(m: Model) -> float:
     return transformer_params(
         m.layers, m.hidden, m.vocab, m.ffn_hidden, m.gated_mlp, m.heads, m.kv_heads, m.head_dim,
         m.tied_embeddings, m.bias, m.experts, m.max_positions,
@@ -165,6 +175,7 @@ def model_params(model: str) -> float:
 
 @register(
     "MODEL_CONFIG",
+    example=("llama-3-70b", "kv_heads"),
     pillar="Precision and catalogs",
     summary="One architecture figure of a model preset: layers, hidden, heads, kv_heads, head_dim, "
     "ffn_hidden, vocab, experts, experts_per_token or max_positions.",

@@ -1,9 +1,9 @@
 """What each argument name means, across the whole catalog (with its unit)."""
 
-from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, MODELS, OPTIMIZERS, PRECISIONS
-from envelope_xl.units import BYTE_UNITS
-from envelope_xl.registry import FLAG, NUMBER, TEXT, WHOLE, describe_args
 from envelope_xl.core.recompute import RECOMPUTE
+from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, MODELS, OPTIMIZERS, PRECISIONS
+from envelope_xl.registry import FLAG, NUMBER, TEXT, WHOLE, describe_args
+from envelope_xl.units import BYTE_UNITS
 
 describe_args(NUMBER, {
     "params": "parameter count, e.g. 7e9",
@@ -52,7 +52,8 @@ describe_args(FLAG, {
     "bias": "TRUE when linear layers and norms have biases (GPT-2 style LayerNorm)",
 })
 describe_args(TEXT, {"precision": "numeric format: fp32, tf32, bf16, fp16, fp8, int8, int4, nf4, fp4"}, PRECISIONS)
-describe_args(TEXT, {"optimizer": "optimizer: adam, adamw, momentum, sgd, adam8bit, lion, adagrad, rmsprop"}, OPTIMIZERS)
+describe_args(TEXT, {"optimizer": "optimizer: adam, adamw, momentum, sgd, adam8bit, lion, adagrad, rmsprop"},
+              OPTIMIZERS)
 describe_args(TEXT, {"gpu": "GPU type, e.g. H100-SXM, A100-80GB, L4, MI300X, TPU-v5e"}, GPUS)
 describe_args(TEXT, {"model": "model preset, e.g. llama-2-7b, llama-3-70b, mistral-7b, gpt2"}, MODELS)
 describe_args(TEXT, {"recompute": "activation recomputation: none, selective or full"}, RECOMPUTE)

@@ -25,6 +25,7 @@ def _scaled(x: float, scales: tuple[tuple[str, float], ...], base: str, sep: str
 
 @register(
     "CONVERT_BYTES",
+    example=(112, "GB", "GiB"),
     pillar="Units",
     summary="Convert a size between byte units: B, KB, MB, GB, TB, PB (decimal) and KiB ... PiB (binary).",
     returns="the size in `to_unit`",
@@ -44,6 +45,7 @@ def convert_bytes(value: float, from_unit: str, to_unit: str) -> float:
 
 @register(
     "HUMAN_BYTES",
+    example=(112e9,),
     pillar="Units",
     summary='A byte count as readable text with three significant digits: "112 GB" (or "104 GiB" with '
     "binary = TRUE).",
@@ -52,7 +54,7 @@ def convert_bytes(value: float, from_unit: str, to_unit: str) -> float:
     formula="largest unit the size reaches, three significant digits",
     source="SI prefixes (BIPM SI Brochure, 9th ed.); binary prefixes IEC 80000-13:2008",
 )
-def human_bytes(bytes: float, binary: bool = False) -> str:  # noqa: A002  (Excel argument name)
+def human_bytes(bytes: float, binary: bool = False) -> str:
     """Format a byte count.
 
     Examples:
@@ -64,6 +66,7 @@ def human_bytes(bytes: float, binary: bool = False) -> str:  # noqa: A002  (Exce
 
 @register(
     "HUMAN_COUNT",
+    example=(6738415616,),
     pillar="Units",
     summary='A count as short text with three significant digits: "7B", "6.74B", "124M", "1.5K".',
     returns="text",

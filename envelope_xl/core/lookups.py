@@ -8,6 +8,7 @@ from envelope_xl.registry import register
 
 @register(
     "BYTES_PER_PARAM",
+    example=("bf16",),
     pillar="Precision and catalogs",
     summary="Bytes one value occupies in a numeric format (fp32 4, bf16 2, fp8 1, int4 0.5).",
     returns="bytes per value",
@@ -30,6 +31,7 @@ def bytes_per_param(precision: str) -> float:
 
 @register(
     "GPU_SPEC",
+    example=("H100-SXM", "bf16_tflops"),
     pillar="Precision and catalogs",
     summary="A datasheet figure of a GPU: memory_gb, bandwidth_tbs, or a dense peak such as "
     "bf16_tflops, fp8_tflops, fp32_tflops, int8_tops.",
@@ -38,6 +40,8 @@ def bytes_per_param(precision: str) -> float:
     formula="look-up in the GPU catalog",
     source="Vendor datasheets, cited per GPU in data/gpus.toml; tensor peaks are dense "
     "(2:4-sparsity figures halved)",
+    arg_docs={"field": "memory_gb (GB), bandwidth_tbs (TB/s), fp64/fp32/tf32/bf16/fp16/fp8/fp4_tflops "
+              "(dense TFLOP/s) or int8_tops (dense TOP/s)"},
 )
 def gpu_spec(gpu: str, field: str) -> float:
     """One datasheet figure of `gpu`.

@@ -34,6 +34,7 @@ def _trainable(precision: object) -> Precision:
 
 @register(
     "MODEL_MEM",
+    example=(7e9, "fp16"),
     pillar="Memory",
     summary="Memory for a model's weights alone (inference, before KV cache and activations).",
     returns="bytes of weights, in `unit` (default GB = 1e9 bytes)",
@@ -79,6 +80,7 @@ def _train_mem_steps(
 
 @register(
     "TRAIN_MEM",
+    example=(7e9, "bf16", "adam"),
     pillar="Memory",
     summary="Model-state memory per GPU for training: weights and gradients in `precision`, fp32 master "
     "weights (mixed precision), optimizer states; ZeRO stages 1-3 shard them over `gpus`. No activations.",
@@ -162,6 +164,7 @@ def _activation_steps(
 
 @register(
     "ACTIVATION_MEM",
+    example=(32, 4096, 32, 4096, 1, "selective"),
     pillar="Memory",
     summary="Activation memory of a transformer's layers for one micro-batch, per GPU (Korthikanti et al. "
     "2022): no, selective or full recomputation, with tensor parallelism.",
@@ -226,6 +229,7 @@ def _kv_steps(
 
 @register(
     "KV_CACHE",
+    example=(32, 8, 128, 8192, 16),
     pillar="Memory",
     summary="KV-cache memory for `batch` sequences of `seq_len` tokens: one key and one value vector per "
     "token, layer and KV head (grouped-query attention uses kv_heads).",
@@ -286,6 +290,7 @@ def _checkpoint_steps(
 
 @register(
     "CHECKPOINT_SIZE",
+    example=(7e9, "bf16", "adam"),
     pillar="Memory",
     summary="Size of a training checkpoint on disk: weights, plus fp32 master weights and optimizer states "
     "when `with_optimizer` (needed to resume training).",

@@ -17,6 +17,7 @@ _ROOFLINE_SOURCE = (
 
 @register(
     "DECODE_TPS",
+    example=(7e9, "H100-SXM", "bf16", 64),
     pillar="Throughput and serving",
     summary="Roofline upper bound on generated tokens/s for a batch on one GPU: each step reads every "
     "weight once and does 2 x params FLOPs per sequence.",
@@ -56,6 +57,7 @@ def decode_tps(params: float, gpu: str = "H100-SXM", precision: str = "bf16", ba
 
 @register(
     "PREFILL_TIME",
+    example=(7e9, 2000),
     pillar="Throughput and serving",
     summary="Time to process a prompt (compute-bound): 2 x params x prompt_tokens FLOPs over dense peak x MFU.",
     returns="time, in `unit` (default s)",
@@ -92,6 +94,7 @@ def prefill_time(
 
 @register(
     "CONCURRENCY",
+    example=(2000, 1.5),
     pillar="Throughput and serving",
     summary="Requests in flight at once (Little's law): arrival rate x time in system.",
     returns="requests in flight",
@@ -112,6 +115,7 @@ def concurrency(qps: float, latency_s: float) -> float:
 
 @register(
     "SERVING_GPUS",
+    example=(2000, 500, 10000, 0.7),
     pillar="Throughput and serving",
     summary="Whole GPUs to serve `qps` requests of `tokens_per_request` tokens when one GPU sustains "
     "`tokens_per_sec_per_gpu`, planned at `target_utilization`.",

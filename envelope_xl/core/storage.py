@@ -27,6 +27,7 @@ def _storage_steps(
 
 @register(
     "STORAGE",
+    example=(1e9, 2000, 3, 0.2),
     pillar="Storage",
     summary="Storage for `count` items of `bytes_each`, kept in `replication` copies with an `overhead` "
     "fraction on top (indexes, metadata).",
@@ -71,6 +72,7 @@ def _embed_steps(
 
 @register(
     "EMBED_STORAGE",
+    example=(1e9, 256, "fp32", 3),
     pillar="Storage",
     summary="Storage for `count` embeddings of `dim` values in `precision`, with replication and an index "
     "overhead fraction (e.g. HNSW graph links).",

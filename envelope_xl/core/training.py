@@ -32,6 +32,7 @@ def _achieved_flops(gpu: str, precision: str, mfu: float) -> float:
 
 @register(
     "TRAIN_FLOPS",
+    example=(70e9, 2e12),
     pillar="Compute and time",
     summary="Training compute in FLOPs: 6 x params x tokens (forward 2, backward 4 per parameter per token).",
     returns="FLOPs",
@@ -74,6 +75,7 @@ def _train_time_steps(
 
 @register(
     "TRAIN_TIME",
+    example=(70e9, 2e12, 1024, "H100-SXM", "bf16", 0.4),
     pillar="Compute and time",
     summary="Wall-clock training time: 6 x params x tokens FLOPs over gpus x dense peak x MFU.",
     returns="time, in `unit` (default days)",
@@ -110,7 +112,7 @@ def train_time(
         7e9 parameters on 1e12 tokens with 1,024 H100s in bf16 at 40% MFU:
 
         >>> round(train_time(7e9, 1e12, 1024, "H100-SXM", "bf16", 0.4), 3)
-        1.2
+        1.199
     """
     _, _, fwd, bwd = _train_time_steps(params, tokens, gpus, gpu, precision, mfu)
     return (fwd + bwd) / TIME_UNITS.get("unit", unit)
@@ -118,6 +120,7 @@ def train_time(
 
 @register(
     "GPU_HOURS",
+    example=(7e9, 2e12, "A100-80GB", "bf16", 0.4),
     pillar="Compute and time",
     summary="GPU-hours to train: 6 x params x tokens FLOPs over one GPU's dense peak x MFU, in hours.",
     returns="GPU-hours",
@@ -145,6 +148,7 @@ def gpu_hours(
 
 @register(
     "TRAIN_COST",
+    example=(7e9, 2e12, 2.5, "H100-SXM"),
     pillar="Compute and time",
     summary="Training cost in USD: GPU-hours x price per GPU-hour.",
     returns="USD",
@@ -172,6 +176,7 @@ def train_cost(
 
 @register(
     "GPUS_FOR_DEADLINE",
+    example=(70e9, 2e12, 30),
     pillar="Compute and time",
     summary="Whole GPUs needed to finish training within `days`, rounded up.",
     returns="GPUs (whole number)",
@@ -204,6 +209,7 @@ def gpus_for_deadline(
 
 @register(
     "CHINCHILLA_TOKENS",
+    example=(70e9,),
     pillar="Compute and time",
     summary="Compute-optimal training tokens for a model size: about 20 tokens per parameter (Chinchilla).",
     returns="tokens",

@@ -1,0 +1,154 @@
+"""The `envelope-xl` command line: a thin adapter over the catalog.
+
+Subcommands that need heavy libraries (openpyxl, formulas, rich) live in their own
+modules and are imported only when used, so `envelope-xl call` starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from envelope_xl.errors import InputError
+
+#: Subcommands loaded on first use: name -> "module:attribute".
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="envelope-xl")
+def main() -> None:
+    """Back-of-the-envelope estimates for ML systems: memory, storage, throughput, training time."""
+
+
+def _fail(message: str) -> NoReturn:
+    """Bad input: one line on stderr and exit status 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _literal(text: str) -> Any:
+    """An argument as a spreadsheet would read it: TRUE/FALSE, a number, "" for empty, or text."""
+    upper = text.strip().upper()
+    if upper in ("TRUE", "FALSE"):
+        return upper == "TRUE"
+    if text.strip() == "":
+        return None
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1]
+    try:
+        return float(text.replace("_", ""))
+    except ValueError:
+        return text
+
+
+def _parse(function: str, raw: tuple[str, ...]) -> tuple[str, list[Any], dict[str, Any]]:
+    """Split ARG... into positional values and `name=value` options of `function`."""
+    from envelope_xl.catalog import get
+
+    spec = get(function)
+    names = {a.name for a in spec.args}
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for item in raw:
+        key, eq, value = item.partition("=")
+        if eq and key.strip() in names:
+            kwargs[key.strip()] = _literal(value)
+        elif kwargs:
+            raise InputError(spec.name, item, "expected name=value after a named argument")
+        else:
+            args.append(_literal(item))
+    return spec.name, args, kwargs
+
+
+def _plain(value: Any) -> str:
+    """A value for scripts: numbers in full precision, tables as tab-separated rows."""
+    if isinstance(value, list):
+        return "\n".join("\t".join(_plain(cell) for cell in row) for row in value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("function")
+@click.argument("args", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object: function, arguments, value, unit.")
+def call(function: str, args: tuple[str, ...], as_json: bool) -> None:
+    """Evaluate one catalog FUNCTION with spreadsheet-style ARGS.
+
+    \b
+    Arguments are numbers (7e9), TRUE/FALSE, text, "" for an empty optional argument,
+    or name=value for an optional argument by name:
+      envelope-xl call TRAIN_MEM 7e9 bf16 adam          -> 112.0
+      envelope-xl call train_mem 7e9 gpus=64 zero_stage=3
+    """
+    from envelope_xl.catalog import bind, get
+
+    try:
+        name, values, options = _parse(function, args)
+        spec = get(name)
+        bound = bind(spec, tuple(values), options)
+        value = spec.fn(*bound)
+    except InputError as exc:
+        _fail(str(exc))
+    if as_json:
+        given = dict(zip((a.name for a in spec.args), bound, strict=True))
+        unit = spec.unit_of(given.get("unit"))
+        click.echo(json.dumps({"function": spec.name, "args": given, "value": value, "unit": unit}))
+    else:
+        click.echo(_plain(value))
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("function")
+@click.argument("args", nargs=-1)
+def explain(function: str, args: tuple[str, ...]) -> None:
+    """Print the reasoning chain of FUNCTION for ARGS: assumptions, steps, answer, source.
+
+    \b
+      envelope-xl explain TRAIN_MEM 7e9 bf16 adam
+    """
+    from envelope_xl.explain import explain as explain_call
+
+    try:
+        name, values, options = _parse(function, args)
+        click.echo(explain_call(name, *values, **options).text())
+    except InputError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+def functions() -> None:
+    """List the catalog: each function's signature and what it answers."""
+    from envelope_xl.catalog import CATALOG
+
+    current = ""
+    for spec in CATALOG.values():
+        if spec.pillar != current:
+            current = spec.pillar
+            click.echo(f"\n{current}")
+        click.echo(f"  {spec.signature}\n      {spec.summary}")
+
+
+@main.command()
+def example() -> None:
+    """Run the built-in worked example: questions answered with their reasoning chains."""
+    from envelope_xl.example import run
+
+    run(click.echo)

@@ -1,0 +1,140 @@
+"""Reasoning chains: the assumptions a result rests on and each step that leads to it.
+
+Built from the catalog entry (its formula, assumptions, steps and source) and the
+reference data the call looked up, so an explanation never restates a formula in code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from envelope_xl import catalog
+from envelope_xl.core.formatting import human_bytes
+from envelope_xl.reference import GPUS, MODELS, OPTIMIZERS, PRECISIONS
+from envelope_xl.registry import Function
+from envelope_xl.units import BYTE_UNITS, TIME_UNITS
+
+
+@dataclass(frozen=True)
+class Line:
+    """One step: what it is, the formula in words, its value and unit."""
+
+    label: str
+    formula: str
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    function: Function
+    inputs: tuple[tuple[str, Any], ...]
+    assumptions: tuple[str, ...]
+    steps: tuple[Line, ...]
+    answer: Any
+    unit: str
+
+    def text(self) -> str:
+        """The chain as a candidate would state it at a whiteboard."""
+        f = self.function
+        out = [f"{f.name}: {f.summary}", "", "Inputs:"]
+        out += [f"  {name} = {_show(value)}" for name, value in self.inputs]
+        out += ["", "Assumptions:"] + [f"  - {a}" for a in self.assumptions]
+        out += ["", "Steps:"]
+        for i, s in enumerate(self.steps, 1):
+            out.append(f"  {i}. {s.label} = {s.formula}")
+            out.append(f"     = {_number(s.value)} {s.unit}".rstrip())
+        out += ["", f"Answer: {self.answer_text()}", f"Source: {f.source}"]
+        return "\n".join(out)
+
+    def answer_text(self) -> str:
+        if self.function.table:
+            return "; ".join(f"{row[0]} {_number(row[1])}" for row in self.answer[1:]) + f" ({self.unit})"
+        shown = f"{_show(self.answer)} {self.unit}".rstrip()
+        if self.function.unit_kind == "bytes":
+            human = human_bytes(self.answer * BYTE_UNITS.get("unit", self.unit))
+            if human != shown:
+                shown += f" (about {human})"
+        return shown
+
+
+def explain(name: str, *args: Any, **kwargs: Any) -> Explanation:
+    """Evaluate a catalog function and explain how its result comes about."""
+    spec = catalog.get(name)
+    values = catalog.bind(spec, args, kwargs)
+    answer = spec.fn(*values)
+    given = dict(zip((a.name for a in spec.args), values, strict=True))
+    unit = spec.unit_of(given.get("unit"))
+    return Explanation(
+        function=spec,
+        inputs=tuple(given.items()),
+        assumptions=(*_data_assumptions(given), *spec.assumptions),
+        steps=_steps(spec, given, answer, unit),
+        answer=answer,
+        unit=unit,
+    )
+
+
+def _steps(spec: Function, given: dict[str, Any], answer: Any, unit: str) -> tuple[Line, ...]:
+    if spec.steps_fn is None:
+        return (Line(spec.returns, spec.formula, answer, unit),)
+    values = spec.steps_fn(**{k: v for k, v in given.items() if k != "unit"})
+    factor = 1.0
+    if spec.unit_kind:
+        factor = (BYTE_UNITS if spec.unit_kind == "bytes" else TIME_UNITS).get("unit", given["unit"])
+    lines = [
+        Line(s.label, s.formula, v / factor if s.part else v, unit if s.part else s.unit)
+        for s, v in zip(spec.steps, values, strict=True)
+    ]
+    total = sum(v for s, v in zip(spec.steps, values, strict=True) if s.part) / factor
+    lines.append(Line("total", " + ".join(s.label for s in spec.steps if s.part), total, unit))
+    return tuple(lines)
+
+
+def _data_assumptions(given: dict[str, Any]) -> list[str]:
+    """What the reference data says about the names this call used, with sources."""
+    out = []
+    precision = PRECISIONS.get("precision", given["precision"]) if "precision" in given else None
+    if precision is not None:
+        out.append(f"{precision.name} stores {precision.bytes:g} bytes per value ({precision.source})")
+    if "optimizer" in given:
+        o = OPTIMIZERS.get("optimizer", given["optimizer"])
+        out.append(f"{o.name} keeps {o.state_bytes:g} bytes of state per parameter ({o.source})")
+    if "gpu" in given:
+        g = GPUS.get("gpu", given["gpu"])
+        peak = ""
+        if precision is not None and precision.peak_field in g.specs:
+            peak = f", dense {precision.peak_field} {g.specs[precision.peak_field]:g}"
+        out.append(
+            f"{g.name}: {g.specs['memory_gb']:g} GB, {g.specs['bandwidth_tbs']:g} TB/s{peak} "
+            f"({g.source}; {g.notes})"
+        )
+    if "model" in given:
+        m = MODELS.get("model", given["model"])
+        out.append(
+            f"{m.name}: {m.layers} layers, hidden {m.hidden}, {m.heads} heads ({m.kv_heads} KV), "
+            f"MLP {m.ffn_hidden}{' gated' if m.gated_mlp else ''}, vocab {m.vocab} ({m.source})"
+        )
+    return out
+
+
+def _number(x: Any) -> str:
+    """Whole counts with separators (6,738,415,616), huge or tiny values in short
+    scientific form (8.4e23), the rest with six significant digits."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return str(x)
+    if x == int(x) and abs(x) < 1e13:
+        return f"{int(x):,}"
+    if abs(x) >= 1e7 or abs(x) < 1e-3:
+        mantissa, exponent = f"{x:.4g}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{x:,.6g}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, str):
+        return value
+    return _number(value)

@@ -1,0 +1,68 @@
+"""The data files: every number has a source, names resolve, aliases are unambiguous."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib.resources import files
+
+import pytest
+
+from envelope_xl.checks import normalise
+from envelope_xl.reference import GPU_FIELDS, GPUS, MODELS, OPTIMIZERS, PRECISIONS
+
+DATA = {name: tomllib.loads(files("envelope_xl.data").joinpath(name).read_text()) for name in
+        ("gpus.toml", "precisions.toml", "optimizers.toml", "models.toml")}
+
+
+@pytest.mark.parametrize("file", DATA)
+def test_every_entry_cites_a_source(file):
+    for name, entry in DATA[file].items():
+        assert len(entry.get("source", "")) > 10, f"{file} [{name}] has no source"
+
+
+@pytest.mark.parametrize("file", DATA)
+def test_aliases_are_unambiguous(file):
+    seen: dict[str, str] = {}
+    for name, entry in DATA[file].items():
+        for key in (name, *entry.get("aliases", [])):
+            owner = seen.setdefault(normalise(key), name)
+            assert owner == name, f"{key!r} names both {owner} and {name}"
+
+
+def test_the_issue_gpus_and_fields_are_present():
+    for gpu in ("A100-40GB", "A100-80GB", "H100-SXM", "H100-PCIe", "H200", "B200", "L4", "L40S", "T4", "V100",
+                "A10G", "MI300X", "TPU-v5e", "TPU-v5p"):
+        specs = GPUS.get("gpu", gpu).specs
+        assert specs["memory_gb"] > 0 and specs["bandwidth_tbs"] > 0
+
+
+def test_gpu_fields_are_known_and_positive():
+    for name, entry in DATA["gpus.toml"].items():
+        numbers = {k: v for k, v in entry.items() if isinstance(v, int | float)}
+        assert set(numbers) <= set(GPU_FIELDS), name
+        assert all(v > 0 for v in numbers.values()), name
+
+
+def test_sparse_datasheet_figures_are_halved():
+    # NVIDIA's H100 SXM datasheet prints 1,979 TFLOPS bf16 "with sparsity"; dense is half.
+    assert GPUS.get("gpu", "H100-SXM").specs["bf16_tflops"] == 1979 / 2
+    for name, entry in DATA["gpus.toml"].items():
+        assert "dense" in entry["notes"].lower() or "Dense" in entry["notes"], name
+
+
+def test_precision_peaks_are_gpu_fields():
+    for p in PRECISIONS.values():
+        assert p.peak_field in GPU_FIELDS
+
+
+def test_aliases_from_the_issue():
+    assert PRECISIONS.get("p", "bfloat16") is PRECISIONS.get("p", "bf16")
+    assert GPUS.get("g", "h100") is GPUS.get("g", "H100-SXM")
+    assert OPTIMIZERS.get("o", "AdamW").name == "adamw"
+    assert MODELS.get("m", "Llama-2-7B").name == "llama-2-7b"
+
+
+def test_model_head_dims_are_consistent():
+    for m in MODELS.values():
+        assert m.heads % m.kv_heads == 0, m.name
+        assert m.head_dim * m.heads == m.hidden, m.name  # true of every preset shipped today
