@@ -25,54 +25,73 @@ def _number(arg: str, value: object, allowed: str) -> float:
     raise InputError(arg, value, f"expected {allowed}")
 
 
+#: Magnitudes outside [TINY, HUGE] describe no real system, and products of them would
+#: overflow to infinity: they are refused rather than returned as inf or nan.
+TINY, HUGE = 1e-30, 1e30
+#: Whole numbers stay exact in a float up to 2**53; no count we take comes near this.
+MAX_WHOLE = 10**15
+
+
+def _out_of_range(arg: str, value: object, low: str) -> InputError:
+    return InputError(arg, value, f"expected a number from {low} to 1e30 (beyond that no estimate is meaningful)")
+
+
 def positive(arg: str, value: object) -> float:
-    """A finite number > 0."""
+    """A finite number > 0 (within [1e-30, 1e30])."""
     x = _number(arg, value, "a number > 0")
-    if 0 < x < _INF:
+    if TINY <= x <= HUGE:
         return x
+    if 0 < x < _INF:
+        raise _out_of_range(arg, value, "1e-30")
     raise InputError(arg, value, "expected a finite number > 0")
 
 
 def non_negative(arg: str, value: object) -> float:
-    """A finite number >= 0."""
+    """A finite number in [0, 1e30] (never a divisor, so no lower bound above 0)."""
     x = _number(arg, value, "a number >= 0")
-    if 0 <= x < _INF:
+    if 0 <= x <= HUGE:
         return x
+    if 0 < x < _INF:
+        raise _out_of_range(arg, value, "0")
     raise InputError(arg, value, "expected a finite number >= 0")
 
 
 def at_least_one(arg: str, value: object) -> float:
     """A finite number >= 1 (replication factors)."""
     x = _number(arg, value, "a number >= 1")
-    if 1 <= x < _INF:
+    if 1 <= x <= HUGE:
         return x
+    if 1 <= x < _INF:
+        raise _out_of_range(arg, value, "1")
     raise InputError(arg, value, "expected a finite number >= 1")
 
 
 def fraction(arg: str, value: object) -> float:
     """A number in (0, 1]: utilisation, MFU."""
     x = _number(arg, value, "a fraction in (0, 1]")
-    if 0 < x <= 1:
+    if TINY <= x <= 1:
         return x
     raise InputError(arg, value, "expected a fraction in (0, 1], e.g. 0.4 for 40%")
 
 
 def finite(arg: str, value: object) -> float:
-    """Any finite number."""
+    """Any finite number within [-1e30, 1e30]."""
     x = _number(arg, value, "a finite number")
-    if -_INF < x < _INF:
+    if -HUGE <= x <= HUGE:
         return x
+    if -_INF < x < _INF:
+        raise _out_of_range(arg, value, "-1e30")
     raise InputError(arg, value, "expected a finite number")
 
 
-def whole(arg: str, value: object, low: int = 1, high: int | None = None) -> int:
+def whole(arg: str, value: object, low: int = 1, high: int = MAX_WHOLE) -> int:
     """A whole number in [low, high]; 64.0 is accepted as 64, 64.5 is refused."""
-    bounds = f">= {low}" if high is None else f"from {low} to {high}"
+    bounds = f">= {low}" if high == MAX_WHOLE else f"from {low} to {high}"
     x = _number(arg, value, f"a whole number {bounds}")
-    if x == x and x != _INF and x != -_INF and x == int(x):
-        n = int(x)
-        if n >= low and (high is None or n <= high):
-            return n
+    if low <= x <= high and x == int(x):
+        return int(x)
+    if high == MAX_WHOLE and MAX_WHOLE < x < _INF:
+        raise InputError(arg, value, f"expected a whole number from {low} to 1e15")
     raise InputError(arg, value, f"expected a whole number {bounds}")
 
 

@@ -14,6 +14,11 @@ CASES = [
     (("TRAIN_MEM", 0), "params: got 0; expected a finite number > 0"),
     (("TRAIN_MEM", math.nan), "params: got nan; expected a finite number > 0"),
     (("TRAIN_MEM", math.inf), "params: got inf; expected a finite number > 0"),
+    (("TRAIN_MEM", 1e308), "params: got 1e+308; expected a number from 1e-30 to 1e30 (beyond that no estimate is "
+     "meaningful)"),
+    (("SERVING_GPUS", 100, 500, 1e-300), "tokens_per_sec_per_gpu: got 1e-300; expected a number from 1e-30 to 1e30 "
+     "(beyond that no estimate is meaningful)"),
+    (("KV_CACHE", 32, 8, 128, 1e20), "seq_len: got 1e+20; expected a whole number from 1 to 1e15"),
     (("TRAIN_MEM", "7e9"), "params: got '7e9'; expected a number > 0"),
     (("TRAIN_MEM", True), "params: got True; expected a number > 0"),
     (("TRAIN_MEM",), "params: got nothing; expected a number > 0"),

@@ -38,7 +38,7 @@ describe_args(WHOLE, {
     "micro_batch": "sequences per micro-batch on one GPU",
     "batch": "concurrent sequences",
     "tp": "tensor-parallel degree",
-    "dim": "embedding dimension",
+    "dimension": "values per embedding vector",
     "vocab": "vocabulary size",
     "ffn_hidden": "MLP inner width (default 4 x hidden)",
     "experts": "MLP experts per layer (1 = dense)",

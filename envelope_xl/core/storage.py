@@ -64,9 +64,9 @@ def storage(
 
 
 def _embed_steps(
-    count: float, dim: int, precision: str = "fp32", replication: float = 1, index_overhead: float = 0
+    count: float, dimension: int, precision: str = "fp32", replication: float = 1, index_overhead: float = 0
 ) -> tuple[float, float, float]:
-    primary = positive("count", count) * whole("dim", dim) * PRECISIONS.get("precision", precision).bytes
+    primary = positive("count", count) * whole("dimension", dimension) * PRECISIONS.get("precision", precision).bytes
     return _replicated(primary, replication, index_overhead, "index_overhead")
 
 
@@ -74,24 +74,24 @@ def _embed_steps(
     "EMBED_STORAGE",
     example=(1e9, 256, "fp32", 3),
     pillar="Storage",
-    summary="Storage for `count` embeddings of `dim` values in `precision`, with replication and an index "
+    summary="Storage for `count` embeddings of `dimension` values in `precision`, with replication and an index "
     "overhead fraction (e.g. HNSW graph links).",
     returns="bytes, in `unit` (default GB)",
     unit_kind="bytes",
-    formula="count x dim x bytes(precision) x replication x (1 + index_overhead)",
+    formula="count x dimension x bytes(precision) x replication x (1 + index_overhead)",
     source="FAISS wiki, 'Guidelines to choose an index' (Flat: 4 x d bytes per vector; HNSW adds M x 2 x 4 "
     "bytes of links)",
     assumptions=(
         "vectors stored uncompressed in `precision`; ids and metadata belong in index_overhead",
         "every replica carries its own index",
     ),
-    steps=(Step("primary copy", "count x dim x bytes(precision)"), *_REPLICA_STEPS[:1],
+    steps=(Step("primary copy", "count x dimension x bytes(precision)"), *_REPLICA_STEPS[:1],
            Step("index", "primary copy x replication x index_overhead")),
     steps_fn=_embed_steps,
 )
 def embed_storage(
     count: float,
-    dim: int,
+    dimension: int,
     precision: str = "fp32",
     replication: float = 1,
     index_overhead: float = 0,
@@ -99,7 +99,7 @@ def embed_storage(
 ) -> float:
     """Embedding storage in `unit`.
 
-    Formula: count * dim * bytes(precision) * replication * (1 + index_overhead).
+    Formula: count * dimension * bytes(precision) * replication * (1 + index_overhead).
 
     Assumptions: uncompressed vectors; each replica holds its index.
 
@@ -112,5 +112,5 @@ def embed_storage(
         >>> embed_storage(1e9, 256), embed_storage(1e9, 256, "fp32", 3)
         (1024.0, 3072.0)
     """
-    p, r, i = _embed_steps(count, dim, precision, replication, index_overhead)
+    p, r, i = _embed_steps(count, dimension, precision, replication, index_overhead)
     return (p + r + i) / BYTE_UNITS.get("unit", unit)
