@@ -16,7 +16,9 @@ import click
 from envelope_xl.errors import InputError
 
 #: Subcommands loaded on first use: name -> "module:attribute".
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS = {
+    "excel": "envelope_xl.excel.cli:excel",
+}
 
 
 class _LazyGroup(click.Group):
