@@ -39,7 +39,7 @@ import xlwings as xw
 
 from envelope_xl.catalog import CATALOG, bind, get
 from envelope_xl.errors import InputError
-from envelope_xl.registry import Arg, Function
+from envelope_xl.registry import Arg, Function, show_value
 
 #: The function category in Excel's Insert Function dialog (classic xlwings only).
 CATEGORY = "envelope-xl"
@@ -62,23 +62,13 @@ def arg_description(arg: Arg) -> str:
     text = _plain(arg.doc)
     if not arg.optional:
         return text
-    with_default = f"{text} (optional; default {_excel_literal(arg.default)})"
+    with_default = f"{text} (optional; default {show_value(arg.default)})"
     return with_default if len(with_default) <= DESCRIPTION_LIMIT else text
 
 
 def _plain(text: str) -> str:
     # The catalog marks argument names with backticks (Markdown); Excel shows text as is.
     return text.replace("`", "")
-
-
-def _excel_literal(value: object) -> str:
-    if value is None:
-        return "automatic"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 class _Range:
