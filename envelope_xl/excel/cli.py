@@ -162,8 +162,8 @@ def _setup_lite(target: str, lite_dir: Path, wheel_url: str | None, force: bool,
     click.echo(
         f"\nNext, in {where}:\n"
         '  1. Home > Add-ins: search for "xlwings Lite" and click Add (free, also for commercial use).\n'
-        "  2. Open the xlwings Lite pane (Home > xlwings Lite). In its requirements.txt, add the\n"
-        f"     lines of {requirements}, replacing its xlwings line; then restart xlwings Lite.\n"
+        "  2. Open the xlwings Lite pane (Home > xlwings Lite). Add the envelope-xl line of\n"
+        f"     {requirements} to its requirements.txt; then restart xlwings Lite.\n"
         f"  3. Replace the content of main.py with {main_py} (or add its import line to yours).\n"
         f"  4. Type {FIRST_FORMULA} in a cell: it shows 112 (GB).\n"
         "The functions are stored with the workbook's code: anyone opening it with xlwings Lite can use them."
