@@ -18,6 +18,7 @@ from envelope_xl.errors import InputError
 #: Subcommands loaded on first use: name -> "module:attribute".
 LAZY_COMMANDS = {
     "excel": "envelope_xl.excel.cli:excel",
+    "templates": "envelope_xl.templates.cli:templates",
 }
 
 

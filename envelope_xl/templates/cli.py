@@ -1,0 +1,64 @@
+"""`envelope-xl templates`: build the workbooks, and render pictures of them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from envelope_xl.libreoffice import LibreOfficeError
+from envelope_xl.templates.build import WORKBOOKS, ChangedFileError, build_all, default_out_dir
+from envelope_xl.templates.render import DEFAULT_DPI, render_pngs
+
+_OUT_HELP = "folder to write to [default: the repository's templates/ in a source checkout, else ./templates]"
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def templates() -> None:
+    """Prebuilt capacity-planning workbooks (training, serving, storage, cheat sheet, scenario sweep)."""
+
+
+@templates.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help=_OUT_HELP)
+@click.option("--force", is_flag=True, help="overwrite workbooks that were changed since they were built")
+def build(out_dir: Path | None, force: bool) -> None:
+    """Generate the workbooks from the catalog; building twice gives identical files.
+
+    Example: envelope-xl templates build --out ./my-templates
+    """
+    try:
+        paths = build_all(out_dir or default_out_dir(), force=force)
+    except ChangedFileError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"--out: {exc}")
+    for path in paths:
+        click.echo(str(path))
+
+
+@templates.command()
+@click.option("--templates", "source_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="folder holding the built workbooks [default: as for build]")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="folder for the PNG files, e.g. docs/images")
+@click.option("--dpi", type=click.IntRange(20, 300), default=DEFAULT_DPI, show_default=True,
+              help="resolution of the PNGs")
+def render(source_dir: Path | None, out_dir: Path, dpi: int) -> None:
+    """Render the first sheet of each workbook to a PNG (needs LibreOffice and pdftoppm)."""
+    folder = source_dir or default_out_dir()
+    sources = [folder / w.FILENAME for w in WORKBOOKS]
+    missing = [str(s) for s in sources if not s.is_file()]
+    if missing:
+        _fail(f"--templates: {', '.join(missing)} not found; run `envelope-xl templates build` first")
+    try:
+        pngs = render_pngs(sources, out_dir, dpi)
+    except LibreOfficeError as exc:
+        _fail(str(exc))
+    for png in pngs:
+        click.echo(str(png))

@@ -1,0 +1,445 @@
+"""Workbooks 1-4 recomputed by a real spreadsheet engine (LibreOffice) agree with the core.
+
+For the default inputs and for 21 random input sets per workbook, the inputs are written
+into the named input cells, LibreOffice recalculates every file (one soffice run for all
+of them), and every named output must equal the core's answer for the same inputs to a
+relative 1e-9, with no cell anywhere evaluating to an error.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import random
+import re
+import shutil
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from openpyxl.workbook import Workbook
+
+from envelope_xl import (
+    activation_mem,
+    bytes_per_param,
+    chinchilla_tokens,
+    concurrency,
+    decode_tps,
+    embed_storage,
+    gpu_hours,
+    gpu_spec,
+    kv_cache,
+    model_config,
+    model_mem,
+    model_params,
+    prefill_time,
+    serving_gpus,
+    train_cost,
+    train_flops,
+    train_mem,
+    train_time,
+)
+from envelope_xl.catalog import call
+from envelope_xl.core.recompute import RECOMPUTE
+from envelope_xl.errors import InputError
+from envelope_xl.libreoffice import LibreOfficeError, convert, convert_many, find_soffice
+from envelope_xl.reference import GPUS, MODELS, OPTIMIZERS, PRECISIONS
+from envelope_xl.templates import build_bytes, cheatsheet, serving, storage, sweep, training
+from envelope_xl.templates.render import render_pngs
+
+RANDOM_SETS = 21
+REL = 1e-9
+ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"}
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="module")
+def soffice() -> Path:
+    found = find_soffice()
+    if found is None:
+        if _in_ci():
+            pytest.fail("LibreOffice (soffice) is required in CI: .ci/run installs libreoffice-calc-nogui")
+        pytest.skip("LibreOffice (soffice) is not installed; these tests recompute the workbooks in it")
+    return found
+
+
+# The core's answers ----------------------------------------------------------------------------
+
+def _model(values: dict[str, Any], fields: tuple[str, ...]) -> tuple[float, ...]:
+    if values["model"] == "custom":
+        return (values["params_custom"], *(values[f"{f}_custom"] for f in fields))
+    return (model_params(values["model"]), *(model_config(values["model"], f) for f in fields))
+
+
+def _peak(gpu: str, precision: str) -> float:
+    return gpu_spec(gpu, PRECISIONS.get("precision", precision).peak_field)
+
+
+def expected_training(v: dict[str, Any]) -> dict[str, Any]:
+    P, L, h, a = _model(v, ("layers", "hidden", "heads"))
+    prec, opt, gpus, zero, gpu = v["precision"], v["optimizer"], v["gpus"], v["zero_stage"], v["gpu"]
+    states = call("TRAIN_MEM_BREAKDOWN", P, prec, opt, gpus, zero)
+    acts = call("ACTIVATION_MEM_BREAKDOWN", L, h, a, v["seq_len"], v["micro_batch"], v["recompute"])
+    model_states = train_mem(P, prec, opt, gpus, zero)
+    activations = activation_mem(L, h, a, v["seq_len"], v["micro_batch"], v["recompute"])
+    memory = gpu_spec(gpu, "memory_gb")
+    margin = memory - model_states - activations
+    b = bytes_per_param(prec)
+    return {
+        "params": P, "layers": L, "hidden": h, "heads": a,
+        "bytes": b, "optimizer_bytes": OPTIMIZERS.get("optimizer", opt).state_bytes,
+        "master_bytes": train_mem(1, prec, "sgd", unit="B") - 2 * b,
+        "weights_gb": states[1][1], "gradients_gb": states[2][1], "master_gb": states[3][1],
+        "optimizer_gb": states[4][1], "model_states_gb": model_states,
+        "act_attention_gb": acts[1][1], "act_mlp_gb": acts[2][1], "act_norms_gb": acts[3][1],
+        "act_inputs_gb": acts[4][1], "activation_gb": activations,
+        "total_gb": model_states + activations, "gpu_memory_gb": memory, "margin_gb": margin,
+        "fits": "yes" if margin >= 0 else "no",
+        "train_flops": train_flops(P, v["tokens"]),
+        "peak_tflops": _peak(gpu, prec),
+        "cluster_flops": gpus * _peak(gpu, prec) * 1e12 * v["mfu"],
+        "train_days": train_time(P, v["tokens"], gpus, gpu, prec, v["mfu"]),
+        "gpu_hours": gpu_hours(P, v["tokens"], gpu, prec, v["mfu"]),
+        "cost_usd": train_cost(P, v["tokens"], v["usd_per_gpu_hour"], gpu, prec, v["mfu"]),
+        "chinchilla_tokens": chinchilla_tokens(P),
+        "tokens_vs_chinchilla": v["tokens"] / chinchilla_tokens(P),
+        "check_peak": "OK",
+        "check_fit": "OK" if margin >= 0 else "does not fit: raise the ZeRO stage or GPU count, recompute, or "
+        "shrink the micro-batch",
+    }
+
+
+def expected_serving(v: dict[str, Any]) -> dict[str, Any]:
+    P, L, kvh, hd = _model(v, ("layers", "kv_heads", "head_dim"))
+    prec, gpu, batch = v["precision"], v["gpu"], v["batch"]
+    weights = model_mem(P, prec)
+    kv = kv_cache(L, kvh, hd, v["context"], 1, prec)
+    memory = gpu_spec(gpu, "memory_gb")
+    max_batch = max(0, math.floor((memory - weights) / kv * (1 + 1e-12)))
+    batch_memory = weights + batch * kv
+    step_memory = P * bytes_per_param(prec) / (gpu_spec(gpu, "bandwidth_tbs") * 1e12)
+    step_compute = 2 * P * batch / (_peak(gpu, prec) * 1e12)
+    tps = decode_tps(P, gpu, prec, batch)
+    prefill = prefill_time(P, v["prompt_tokens"], gpu, prec, v["mfu"])
+    latency = prefill + v["tokens_per_request"] * batch / tps
+    in_flight = concurrency(v["qps"], latency)
+    demand = v["qps"] * v["tokens_per_request"]
+    gpus = serving_gpus(v["qps"], v["tokens_per_request"], tps, v["target_utilization"])
+    cost_per_hour = gpus * v["usd_per_gpu_hour"]
+    return {
+        "params": P, "layers": L, "kv_heads": kvh, "head_dim": hd,
+        "bytes": bytes_per_param(prec), "weights_gb": weights, "kv_per_seq_gb": kv, "gpu_memory_gb": memory,
+        "kv_room_gb": memory - weights, "max_batch": max_batch, "batch_memory_gb": batch_memory,
+        "batch_fits": "yes" if batch_memory <= memory else "no",
+        "bandwidth_tbs": gpu_spec(gpu, "bandwidth_tbs"), "peak_tflops": _peak(gpu, prec),
+        "step_memory_s": step_memory, "step_compute_s": step_compute, "step_s": batch / tps,
+        "bound": "memory bandwidth" if step_memory >= step_compute else "compute",
+        "decode_tps": tps, "per_sequence_tps": tps / batch, "prefill_s": prefill, "request_latency_s": latency,
+        "meets_latency": "yes" if latency <= v["latency_target_s"] else "no",
+        "concurrency": in_flight, "demand_tps": demand, "gpus_needed": gpus, "in_flight_per_gpu": in_flight / gpus,
+        "cost_per_hour": cost_per_hour, "cost_per_million": cost_per_hour / (demand * 3600) * 1e6,
+        "check_peak": "OK",
+        "check_weights": "OK" if weights <= memory else "weights alone exceed the GPU: shard the model (tensor "
+        "parallel) or quantize",
+        "check_batch": "OK" if batch_memory <= memory else f"lower the batch to {max_batch} or less",
+        "check_latency": "OK" if latency <= v["latency_target_s"] else "too slow: smaller batch, faster GPU or "
+        "fewer tokens",
+        "check_in_flight": "OK" if in_flight / gpus <= batch else "more requests in flight than batch slots: they "
+        "will queue",
+    }
+
+
+def expected_storage(v: dict[str, Any]) -> dict[str, Any]:
+    count, dim, prec, rep, over = v["count"], v["dim"], v["precision"], v["replication"], v["index_overhead"]
+    parts = call("EMBED_STORAGE_BREAKDOWN", count, dim, prec, rep, over)
+    months = list(range(storage.MONTHS + 1))
+    entities = [count * (1 + v["monthly_growth"]) ** m for m in months]
+    live = [embed_storage(n, dim, prec, rep, over) for n in entities]
+    kept = [min(v["retention"], m + 1) for m in months]
+    total = [sum(live[m - k + 1:m + 1]) for m, k in zip(months, kept, strict=True)]
+    return {
+        "bytes": bytes_per_param(prec), "bytes_per_vector": dim * bytes_per_param(prec),
+        "raw_gb": embed_storage(count, dim, prec), "replicated_gb": embed_storage(count, dim, prec, rep),
+        "index_gb": parts[3][1], "indexed_gb": embed_storage(count, dim, prec, rep, over),
+        "month_entities": entities, "month_live_gb": live, "month_snapshots": kept,
+        "month_total_gb": total, "entities_12": entities[-1], "live_12_gb": live[-1], "total_12_gb": total[-1],
+    }
+
+
+def expected_cheatsheet(v: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "inference_gb": model_mem(v["params"], v["inference_precision"]),
+        "train_bytes_per_param": train_mem(1, v["train_precision"], v["optimizer"], unit="B"),
+        "train_gb": train_mem(v["params"], v["train_precision"], v["optimizer"]),
+        "raw_gb": embed_storage(v["count"], v["dim"], v["storage_precision"]),
+        "replicated_gb": embed_storage(v["count"], v["dim"], v["storage_precision"], v["replication"]),
+        "serve_peak_tflops": _peak(v["serve_gpu"], v["serve_precision"]),
+        "decode_tps": decode_tps(v["serve_params"], v["serve_gpu"], v["serve_precision"], v["batch"]),
+        "concurrency": concurrency(v["qps"], v["latency_s"]),
+        "train_flops": train_flops(v["train_params"], v["tokens"]),
+        "train_peak_tflops": _peak(v["train_gpu"], v["time_precision"]),
+        "train_days": train_time(v["train_params"], v["tokens"], v["gpus"], v["train_gpu"], v["time_precision"],
+                                 v["mfu"]),
+        "gpu_hours": gpu_hours(v["train_params"], v["tokens"], v["train_gpu"], v["time_precision"], v["mfu"]),
+    }
+
+
+# Random inputs, drawn within what each input's validation accepts ----------------------------
+
+TRAINABLE = [p for p in PRECISIONS if PRECISIONS.get("precision", p).trainable]
+
+
+def _log_uniform(rng: random.Random, low: float, high: float) -> float:
+    return 10 ** rng.uniform(math.log10(low), math.log10(high))
+
+
+def random_training(rng: random.Random) -> dict[str, Any]:
+    return {
+        "model": rng.choice([*MODELS, "custom", "custom"]),
+        "params_custom": _log_uniform(rng, 1e6, 2e12), "layers_custom": rng.randint(1, 160),
+        "hidden_custom": rng.randint(64, 32768), "heads_custom": rng.randint(1, 128),
+        "precision": rng.choice(TRAINABLE), "optimizer": rng.choice(list(OPTIMIZERS)),
+        "zero_stage": rng.randint(0, 3), "tokens": _log_uniform(rng, 1e8, 1e14), "gpu": rng.choice(list(GPUS)),
+        "gpus": rng.randint(1, 16384), "mfu": rng.uniform(0.01, 1.0), "seq_len": rng.randint(16, 131072),
+        "micro_batch": rng.randint(1, 64), "recompute": rng.choice(list(RECOMPUTE)),
+        "usd_per_gpu_hour": rng.uniform(0.1, 20),
+    }
+
+
+def random_serving(rng: random.Random) -> dict[str, Any]:
+    return {
+        "model": rng.choice([*MODELS, "custom", "custom"]),
+        "params_custom": _log_uniform(rng, 1e6, 2e12), "layers_custom": rng.randint(1, 160),
+        "kv_heads_custom": rng.randint(1, 128), "head_dim_custom": rng.choice([64, 80, 96, 128, 256]),
+        "precision": rng.choice(list(PRECISIONS)), "gpu": rng.choice(list(GPUS)),
+        "context": rng.randint(16, 262144), "batch": rng.randint(1, 512), "qps": _log_uniform(rng, 0.01, 1e5),
+        "tokens_per_request": rng.randint(1, 8000), "prompt_tokens": rng.randint(1, 100000),
+        "latency_target_s": rng.uniform(0.1, 600), "mfu": rng.uniform(0.01, 1.0),
+        "target_utilization": rng.uniform(0.05, 1.0), "usd_per_gpu_hour": rng.uniform(0.1, 20),
+    }
+
+
+def random_storage(rng: random.Random) -> dict[str, Any]:
+    return {
+        "count": _log_uniform(rng, 1, 1e13), "dim": rng.randint(1, 8192), "precision": rng.choice(list(PRECISIONS)),
+        "replication": rng.choice([1, 1.5, 2, 3, rng.uniform(1, 6)]), "index_overhead": rng.uniform(0, 3),
+        "monthly_growth": rng.choice([0, rng.uniform(0, 0.5), rng.uniform(0, 10)]), "retention": rng.randint(1, 120),
+    }
+
+
+def random_cheatsheet(rng: random.Random) -> dict[str, Any]:
+    return {
+        "params": _log_uniform(rng, 1e6, 2e12), "inference_precision": rng.choice(list(PRECISIONS)),
+        "train_precision": rng.choice(TRAINABLE), "optimizer": rng.choice(list(OPTIMIZERS)),
+        "count": _log_uniform(rng, 1, 1e13), "dim": rng.randint(1, 8192),
+        "storage_precision": rng.choice(list(PRECISIONS)), "replication": rng.uniform(1, 6),
+        "serve_params": _log_uniform(rng, 1e6, 2e12), "serve_gpu": rng.choice(list(GPUS)),
+        "serve_precision": rng.choice(list(PRECISIONS)), "batch": rng.randint(1, 1024),
+        "qps": _log_uniform(rng, 0.01, 1e5), "latency_s": rng.uniform(0.01, 600),
+        "train_params": _log_uniform(rng, 1e6, 2e12), "tokens": _log_uniform(rng, 1e8, 1e14),
+        "gpus": rng.randint(1, 100000), "train_gpu": rng.choice(list(GPUS)), "time_precision": rng.choice(TRAINABLE),
+        "mfu": rng.uniform(0.01, 1.0),
+    }
+
+
+WORKBOOKS: dict[str, tuple[Any, Callable[[random.Random], dict], Callable[[dict], dict]]] = {
+    "training": (training, random_training, expected_training),
+    "serving": (serving, random_serving, expected_serving),
+    "storage": (storage, random_storage, expected_storage),
+    "cheatsheet": (cheatsheet, random_cheatsheet, expected_cheatsheet),
+}
+
+
+def _draw(rng: random.Random, draw: Callable, expect: Callable) -> dict[str, Any]:
+    """Random inputs the core accepts (e.g. a GPU that publishes a peak for the precision)."""
+    while True:
+        values = draw(rng)
+        try:
+            expect(values)
+        except InputError:
+            continue
+        return values
+
+
+# Writing inputs, recalculating, reading back ---------------------------------------------------
+
+def _cell(wb: Workbook, name: str):
+    sheet, coordinate = next(wb.defined_names[name].destinations)
+    return wb[sheet][coordinate.replace("$", "")]
+
+
+def _named_values(wb: Workbook, name: str) -> Any:
+    sheet, coordinate = next(wb.defined_names[name].destinations)
+    cells = wb[sheet][coordinate.replace("$", "")]
+    if isinstance(cells, tuple):
+        return [row[0].value for row in cells]
+    return cells.value
+
+
+def _write_case(template: bytes, values: dict[str, Any], path: Path) -> None:
+    wb = load_workbook(io.BytesIO(template))
+    for name, value in values.items():
+        _cell(wb, f"in_{name}").value = value
+    wb.save(path)
+
+
+def _error_cells(wb: Workbook) -> list[str]:
+    bad = []
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and (cell.value in ERRORS or cell.value.startswith("Err:")):
+                    bad.append(f"{ws.title}!{cell.coordinate}={cell.value}")
+    return bad
+
+
+@pytest.fixture(scope="module")
+def recalculated(soffice: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[dict, Workbook]]]:
+    """Per workbook: (inputs, recalculated workbook) for the defaults and the random sets."""
+    folder = tmp_path_factory.mktemp("cases")
+    rng = random.Random(20260101)
+    cases: dict[str, list[tuple[dict, Path]]] = {}
+    for key, (module, draw, expect) in WORKBOOKS.items():
+        template = build_bytes(module)
+        default = folder / f"{key}-default.xlsx"
+        default.write_bytes(template)  # the file exactly as shipped
+        cases[key] = [(dict(module.DEFAULTS), default)]
+        for i in range(RANDOM_SETS):
+            values = _draw(rng, draw, expect)
+            path = folder / f"{key}-{i:02d}.xlsx"
+            _write_case(template, values, path)
+            cases[key].append((values, path))
+    sources = [path for entries in cases.values() for _, path in entries]
+    outputs = convert_many(sources, folder / "recalculated", "xlsx", timeout=300)
+    by_source = dict(zip(sources, outputs, strict=True))
+    return {
+        key: [(values, load_workbook(by_source[path], data_only=True)) for values, path in entries]
+        for key, entries in cases.items()
+    }
+
+
+def _mismatches(wb: Workbook, expected: dict[str, Any]) -> list[str]:
+    wrong = []
+    for name, want in expected.items():
+        got = _named_values(wb, f"out_{name}")
+        wants, gots = (want, got) if isinstance(want, list) else ([want], [got])
+        for w, g in zip(wants, gots, strict=True):
+            if isinstance(w, str) or isinstance(g, str):
+                ok = w == g
+            else:
+                ok = isinstance(g, int | float) and math.isclose(g, w, rel_tol=REL, abs_tol=0.0)
+            if not ok:
+                wrong.append(f"{name}: sheet {g!r}, core {w!r}")
+    return wrong
+
+
+@pytest.mark.parametrize("key", list(WORKBOOKS))
+def test_every_output_equals_the_core(key: str, recalculated: dict) -> None:
+    module, _draw_fn, expect = WORKBOOKS[key]
+    cases = recalculated[key]
+    assert len(cases) == 1 + RANDOM_SETS
+    for values, wb in cases:
+        expected = expect(values)
+        outputs = {n[4:] for n in wb.defined_names if n.startswith("out_")}
+        assert outputs == set(expected), f"outputs without a core answer: {sorted(outputs ^ set(expected))}"
+        wrong = _mismatches(wb, expected)
+        assert not wrong, f"{module.FILENAME} with {values}:\n" + "\n".join(wrong[:10])
+
+
+@pytest.mark.parametrize("key", list(WORKBOOKS))
+def test_no_cell_is_an_error(key: str, recalculated: dict) -> None:
+    for values, wb in recalculated[key]:
+        bad = _error_cells(wb)
+        assert not bad, f"{WORKBOOKS[key][0].FILENAME} with {values}: {bad[:10]}"
+
+
+def test_worked_examples_of_the_cheat_sheet(recalculated: dict) -> None:
+    """The numbers the issue quotes: 14 GB, 112 GB, 1,024 and 3,072 GB, and 1.2 days."""
+    _, wb = recalculated["cheatsheet"][0]
+    got = {n: _named_values(wb, f"out_{n}") for n in ("inference_gb", "train_gb", "raw_gb", "replicated_gb")}
+    assert got == pytest.approx({"inference_gb": 14, "train_gb": 112, "raw_gb": 1024, "replicated_gb": 3072})
+    assert _named_values(wb, "out_train_days") == pytest.approx(1.2, rel=1e-3)
+
+
+def test_cheat_sheet_tables_show_the_catalog(recalculated: dict) -> None:
+    _, wb = recalculated["cheatsheet"][0]
+    ws = wb["Cheat sheet"]
+    rows = {ws.cell(r, 2).value: ws.cell(r, 4).value for r in range(1, ws.max_row + 1)}
+    for name in PRECISIONS:
+        assert rows[name] == PRECISIONS.get("precision", name).bytes
+    for name in OPTIMIZERS:
+        assert rows[name] == OPTIMIZERS.get("optimizer", name).state_bytes
+
+
+def test_a_gpu_without_the_peak_is_explained(soffice: Path, tmp_path: Path) -> None:
+    """fp8 on an A100: the check says why, and the time outputs are #N/A rather than a wrong number."""
+    path = tmp_path / "fp8-on-a100.xlsx"
+    _write_case(build_bytes(training), {"precision": "fp8", "gpu": "A100-80GB"}, path)
+    wb = load_workbook(convert(path, tmp_path / "out"), data_only=True)
+    explained = "A100-80GB publishes no fp8_tflops peak: pick another precision or GPU"
+    assert _named_values(wb, "out_check_peak") == explained
+    assert _named_values(wb, "out_train_days") == "#N/A"
+    assert _named_values(wb, "out_model_states_gb") == pytest.approx(train_mem(model_params("llama-3-8b"), "fp8",
+                                                                               "adam", 512, 1))
+
+
+# The LibreOffice helper itself -----------------------------------------------------------------
+
+def test_stale_cached_values_are_recalculated(soffice: Path, tmp_path: Path) -> None:
+    """An input changed behind LibreOffice's back (cached result left stale) is still recomputed."""
+    wb = Workbook()
+    wb.active["A1"], wb.active["A2"] = 3, "=A1*4"
+    wb.save(tmp_path / "plain.xlsx")
+    cached = convert(tmp_path / "plain.xlsx", tmp_path / "cached")
+    with zipfile.ZipFile(cached) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert b"<v>12</v>" in parts[sheet]
+    parts[sheet] = re.sub(rb'(<c r="A1"[^>]*><v>)3(</v>)', rb"\g<1>5\g<2>", parts[sheet])
+    stale = tmp_path / "stale" / "plain.xlsx"
+    stale.parent.mkdir()
+    with zipfile.ZipFile(stale, "w") as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+    fresh = load_workbook(convert(stale, tmp_path / "fresh"), data_only=True)
+    assert (fresh.active["A1"].value, fresh.active["A2"].value) == (5, 20)
+
+
+def test_convert_refuses_to_overwrite_its_source(tmp_path: Path) -> None:
+    Workbook().save(tmp_path / "book.xlsx")
+    with pytest.raises(ValueError, match="would overwrite"):
+        convert(tmp_path / "book.xlsx", tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        convert(tmp_path / "missing.xlsx", tmp_path / "out")
+    with pytest.raises(ValueError, match="fmt: got 'docx'"):
+        convert(tmp_path / "book.xlsx", tmp_path / "out", fmt="docx")
+
+
+def test_convert_stops_at_the_time_limit(soffice: Path, tmp_path: Path) -> None:
+    Workbook().save(tmp_path / "book.xlsx")
+    with pytest.raises(LibreOfficeError, match=r"longer than 0\.05 s"):
+        convert(tmp_path / "book.xlsx", tmp_path / "out", timeout=0.05)
+    assert not (tmp_path / "out" / "book.xlsx").exists()
+
+
+def test_render_gives_one_trimmed_png_per_workbook(soffice: Path, tmp_path: Path) -> None:
+    if shutil.which("pdftoppm") is None:
+        if _in_ci():
+            pytest.fail("pdftoppm is required in CI: .ci/run installs poppler-utils")
+        pytest.skip("pdftoppm (poppler-utils) is not installed; rendering needs it")
+    for module in (storage, sweep):
+        (tmp_path / module.FILENAME).write_bytes(build_bytes(module))
+    pngs = render_pngs([tmp_path / storage.FILENAME, tmp_path / sweep.FILENAME], tmp_path / "images", dpi=40)
+    assert [p.name for p in pngs] == ["embedding_storage_plan.png", "scenario_sweep.png"]
+    for png in pngs:
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert 100 < width < 600 and 20 < height < 600  # an A4 page at 40 dpi is 331 x 468; margins trimmed
