@@ -19,6 +19,8 @@ from envelope_xl.errors import InputError
 LAZY_COMMANDS = {
     "excel": "envelope_xl.excel.cli:excel",
     "templates": "envelope_xl.templates.cli:templates",
+    "recalc": "envelope_xl.recalc.cli:recalc",
+    "libreoffice": "envelope_xl.libreoffice.cli:libreoffice",
 }
 
 

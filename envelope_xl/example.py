@@ -28,4 +28,9 @@ def run(echo: Callable[[str], object]) -> None:
     echo(f"{rule}\nQ: How many H100s serve 2,000 requests/s of 500 generated tokens with a 7B model?\n{rule}")
     per_gpu = call("DECODE_TPS", 7e9, "H100-SXM", "bf16", 64)
     echo(explain("DECODE_TPS", 7e9, "H100-SXM", "bf16", 64).text() + "\n")
-    echo(explain("SERVING_GPUS", 2000, 500, per_gpu, 0.7).text())
+    echo(explain("SERVING_GPUS", 2000, 500, per_gpu, 0.7).text() + "\n")
+
+    echo(f"{rule}\nThe same functions in a workbook, recalculated without Excel\n{rule}")
+    from envelope_xl.recalc.example import run_example  # openpyxl and formulas: only here
+
+    run_example(echo, engine="auto")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import random
 import re
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import require
 from openpyxl import load_workbook
 from openpyxl.workbook import Workbook
 
@@ -56,17 +56,11 @@ REL = 1e-9
 ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"}
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 @pytest.fixture(scope="module")
 def soffice() -> Path:
     found = find_soffice()
-    if found is None:
-        if _in_ci():
-            pytest.fail("LibreOffice (soffice) is required in CI: .ci/run installs libreoffice-calc-nogui")
-        pytest.skip("LibreOffice (soffice) is not installed; these tests recompute the workbooks in it")
+    require("LibreOffice (soffice)", None if found else "these tests recompute the workbooks in it "
+            "(Debian: apt-get install libreoffice-calc-nogui)")
     return found
 
 
@@ -430,10 +424,7 @@ def test_convert_stops_at_the_time_limit(soffice: Path, tmp_path: Path) -> None:
 
 
 def test_render_gives_one_trimmed_png_per_workbook(soffice: Path, tmp_path: Path) -> None:
-    if shutil.which("pdftoppm") is None:
-        if _in_ci():
-            pytest.fail("pdftoppm is required in CI: .ci/run installs poppler-utils")
-        pytest.skip("pdftoppm (poppler-utils) is not installed; rendering needs it")
+    require("pdftoppm", None if shutil.which("pdftoppm") else "rendering needs it (Debian: poppler-utils)")
     for module in (storage, sweep):
         (tmp_path / module.FILENAME).write_bytes(build_bytes(module))
     pngs = render_pngs([tmp_path / storage.FILENAME, tmp_path / sweep.FILENAME], tmp_path / "images", dpi=40)

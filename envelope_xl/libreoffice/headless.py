@@ -34,7 +34,7 @@ _KNOWN_LOCATIONS = (
 )
 
 #: `--convert-to` targets by format name: the filter LibreOffice should use.
-_FILTERS = {
+FILTERS = {
     "xlsx": "xlsx:Calc MS Excel 2007 XML",
     "pdf": "pdf:calc_pdf_Export",
     "ods": "ods:calc8",
@@ -90,8 +90,8 @@ def convert_many(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLik
     extension in `out_dir`, which must not be a source's own folder (LibreOffice would
     overwrite the source) and must not receive two sources with the same stem.
     """
-    if fmt not in _FILTERS:
-        raise ValueError(f"fmt: got {fmt!r}; expected one of {', '.join(_FILTERS)}")
+    if fmt not in FILTERS:
+        raise ValueError(f"fmt: got {fmt!r}; expected one of {', '.join(FILTERS)}")
     if not sources:
         return []
     if not timeout > 0:
@@ -111,13 +111,13 @@ def convert_many(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLik
         target.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="envelope-xl-lo-") as scratch:
         profile = Path(scratch) / "profile"
-        _write_profile(profile)
+        write_profile(profile)
         command = [
             str(soffice), f"-env:UserInstallation={profile.as_uri()}",
             "--headless", "--invisible", "--nologo", "--norestore", "--nolockcheck", "--nodefault",
-            "--convert-to", _FILTERS[fmt], "--outdir", str(out), *map(str, srcs),
+            "--convert-to", FILTERS[fmt], "--outdir", str(out), *map(str, srcs),
         ]
-        stdout, stderr = _run(command, timeout, _environment(Path(scratch)))
+        stdout, stderr = run(command, timeout, environment(Path(scratch)))
     missing = [str(s) for s, t in zip(srcs, targets, strict=True) if not t.is_file()]
     if missing:
         detail = (stderr or stdout).strip().splitlines()[-3:]
@@ -137,7 +137,8 @@ def _check_paths(srcs: list[Path], out: Path, fmt: str) -> None:
         raise ValueError(f"sources: several files named {', '.join(clashes)} would write the same output")
 
 
-def _write_profile(profile: Path) -> None:
+def write_profile(profile: Path) -> None:
+    """Create a LibreOffice user profile at `profile` with the settings above (recalculate on load...)."""
     user = profile / "user"
     user.mkdir(parents=True)
     items = "\n".join(
@@ -153,16 +154,32 @@ def _write_profile(profile: Path) -> None:
     )
 
 
-def _environment(scratch: Path) -> dict[str, str]:
+def clean_environment() -> dict[str, str]:
+    """This process's environment, without what would mislead LibreOffice's own Python.
+
+    LibreOffice's embedded Python finds its home from the first `python3` on PATH: a
+    virtual environment's (an activated venv, or the one envelope-xl runs from) makes it
+    load that environment's packages and standard library, and the add-in then fails to
+    load, so every envelope function would break. Proxies are dropped: no network use.
+    """
     env = dict(os.environ)
-    # Temporary files go to the scratch folder removed after the call; no proxy is ever used.
-    env.update({"TMPDIR": str(scratch), "TMP": str(scratch), "TEMP": str(scratch), "SAL_USE_VCLPLUGIN": "svp"})
-    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ftp_proxy", "all_proxy"):
-        env.pop(proxy, None)
+    env["PATH"] = os.pathsep.join(
+        d for d in env.get("PATH", "").split(os.pathsep) if d and not (Path(d).parent / "pyvenv.cfg").is_file()
+    )
+    for name in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "http_proxy", "https_proxy",
+                 "HTTP_PROXY", "HTTPS_PROXY", "ftp_proxy", "all_proxy"):
+        env.pop(name, None)
     return env
 
 
-def _run(command: list[str], timeout: float, env: dict[str, str]) -> tuple[str, str]:
+def environment(scratch: Path) -> dict[str, str]:
+    """The environment soffice runs in: `clean_environment`, temporary files under `scratch`, no display."""
+    env = clean_environment()
+    env.update({"TMPDIR": str(scratch), "TMP": str(scratch), "TEMP": str(scratch), "SAL_USE_VCLPLUGIN": "svp"})
+    return env
+
+
+def run(command: list[str], timeout: float, env: dict[str, str]) -> tuple[str, str]:
     """Run soffice in its own process group; kill the whole group on timeout or interruption."""
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

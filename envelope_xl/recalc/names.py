@@ -1,0 +1,102 @@
+"""The names under which a saved workbook calls an envelope function.
+
+A spreadsheet stores a call to `TRAIN_MEM` in one of these forms, all recognised here
+in any letter case:
+
+- `TRAIN_MEM(...)`: typed in Excel or LibreOffice, written by openpyxl, and what Excel
+  saves for classic xlwings UDFs imported into the workbook (they are VBA functions of
+  the `.xlsm`, and a workbook's own VBA functions are stored by plain name).
+- `[1]!TRAIN_MEM(...)`: a VBA function that lives in an add-in (an `.xlam`, e.g. one
+  made with `xlwings quickstart --addin`); `[1]` points at the externalLink part that
+  names the add-in file.
+- `_xldudf_XLWINGS_TRAIN_MEM(...)`: an Office.js custom function (xlwings Lite,
+  xlwings Server), which Excel shows as `XLWINGS.TRAIN_MEM` and saves as `_xldudf_`
+  + namespace + `_` + name. The namespace is `XLWINGS` by default, may carry a
+  suffix (`XLWINGS_DEV`) or sub-namespaces, so any namespace is accepted.
+- `XLWINGS.TRAIN_MEM(...)`: the same call as Excel displays it, as a file generator
+  may write it.
+
+This module only deals in names, so the LibreOffice engine uses it too, to rename
+calls in a temporary copy before LibreOffice reads it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from envelope_xl.catalog import CATALOG
+from envelope_xl.recalc import formula
+
+#: Upper-case catalog names, longest first so `X_BREAKDOWN` wins over `X` as a suffix.
+_NAMES = sorted((name.upper() for name in CATALOG), key=len, reverse=True)
+_BY_UPPER = {name.upper(): name for name in CATALOG}
+
+_ADDIN = re.compile(r"\[\d+\]!(?P<name>.+)")
+_OFFICE_JS = re.compile(r"_xldudf_(?P<rest>\w+)", re.IGNORECASE)
+_DOTTED = re.compile(r"(?P<namespace>[A-Za-z][\w.]*)\.(?P<name>\w+)")
+
+
+def catalog_name(call: str) -> str | None:
+    """The catalog name a stored function name calls, or None if it is not ours.
+
+    >>> catalog_name("train_mem"), catalog_name("[1]!TRAIN_MEM")
+    ('TRAIN_MEM', 'TRAIN_MEM')
+    >>> catalog_name("_xldudf_XLWINGS_TRAIN_MEM_BREAKDOWN"), catalog_name("XLWINGS.KV_CACHE")
+    ('TRAIN_MEM_BREAKDOWN', 'KV_CACHE')
+    >>> catalog_name("SUM") is None, catalog_name("_xlfn.XLOOKUP") is None
+    (True, True)
+    """
+    upper = call.strip().upper()
+    if upper in _BY_UPPER:
+        return _BY_UPPER[upper]
+    m = _ADDIN.fullmatch(call.strip())
+    if m:
+        return catalog_name(m.group("name"))
+    m = _OFFICE_JS.fullmatch(call.strip())
+    if m:
+        rest = m.group("rest").upper()
+        if rest in _BY_UPPER:
+            return _BY_UPPER[rest]
+        for name in _NAMES:
+            if rest.endswith("_" + name):
+                return _BY_UPPER[name]
+        return None
+    m = _DOTTED.fullmatch(call.strip())
+    if m and not m.group("namespace").lower().startswith("_xl"):
+        return _BY_UPPER.get(m.group("name").upper())
+    return None
+
+
+def envelope_calls(text: str) -> list[str]:
+    """The catalog names called by a formula, in order of appearance.
+
+    >>> envelope_calls('=IFERROR(_xldudf_XLWINGS_TRAIN_MEM(A1), "TRAIN_MEM(")+SUM(B1)')
+    ['TRAIN_MEM']
+    """
+    found = []
+    for m in formula.tokens(text):
+        call = m.group("call")
+        if call is not None:
+            name = catalog_name(call)
+            if name is not None:
+                found.append(name)
+    return found
+
+
+def rename_envelope_calls(text: str, new_name: dict[str, str] | None = None) -> str:
+    """The formula with every envelope call renamed: to `new_name[catalog name]`, or
+    to the plain catalog name when no mapping is given. Other text is untouched.
+
+    >>> rename_envelope_calls('=_xldudf_XLWINGS_TRAIN_MEM(A1,"kv_cache(")*2')
+    '=TRAIN_MEM(A1,"kv_cache(")*2'
+    >>> rename_envelope_calls("=train_mem(A1)", {"TRAIN_MEM": "ORG.EXAMPLE.TRAINMEM"})
+    '=ORG.EXAMPLE.TRAINMEM(A1)'
+    """
+
+    def rename(call: str) -> str | None:
+        name = catalog_name(call)
+        if name is None:
+            return None
+        return new_name.get(name, name) if new_name is not None else name
+
+    return formula.rename_calls(text, rename)
