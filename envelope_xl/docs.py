@@ -54,7 +54,7 @@ def _result(spec: Function) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     unit = spec.unit_of(None)
-    return f"`{value:.10g}`" + (f" {unit}" if unit and not unit.startswith("(") else "")
+    return f"`{value:.10g}`" + (f" {unit}" if unit else "")
 
 
 def function_reference() -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from envelope_xl import catalog
 from envelope_xl.core.formatting import human_bytes
-from envelope_xl.reference import GPUS, MODELS, OPTIMIZERS, PRECISIONS
+from envelope_xl.reference import GPU_FIELD_NAMES, GPU_FIELDS, GPUS, MODELS, OPTIMIZERS, PRECISIONS
 from envelope_xl.registry import Function
 from envelope_xl.units import BYTE_UNITS, TIME_UNITS
 
@@ -103,6 +103,9 @@ def _data_assumptions(given: dict[str, Any]) -> list[str]:
         out.append(f"{o.name} keeps {o.state_bytes:g} bytes of state per parameter ({o.source})")
     if "gpu" in given:
         g = GPUS.get("gpu", given["gpu"])
+        if "field" in given:
+            field = GPU_FIELD_NAMES.get("field", given["field"])
+            out.append(f"{field} is in {GPU_FIELDS[field]}; tensor peaks are dense")
         peak = ""
         if precision is not None and precision.peak_field in g.specs:
             peak = f", dense {precision.peak_field} {g.specs[precision.peak_field]:g}"

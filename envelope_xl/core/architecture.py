@@ -180,7 +180,6 @@ def _preset_params(m: Model) -> float:
     summary="One architecture figure of a model preset: layers, hidden, heads, kv_heads, head_dim, "
     "ffn_hidden, vocab, experts, experts_per_token or max_positions.",
     returns="the figure (count)",
-    result_unit="(count)",
     formula="look-up in the model presets",
     source="Each preset's published configuration, cited in data/models.toml",
     arg_docs={"field": "layers, hidden, heads, kv_heads, head_dim, ffn_hidden, vocab, experts, "

@@ -29,7 +29,6 @@ def _scaled(x: float, scales: tuple[tuple[str, float], ...], base: str, sep: str
     pillar="Units",
     summary="Convert a size between byte units: B, KB, MB, GB, TB, PB (decimal) and KiB ... PiB (binary).",
     returns="the size in `to_unit`",
-    result_unit="(to_unit)",
     formula="value x bytes per from_unit / bytes per to_unit",
     source="SI prefixes (BIPM SI Brochure, 9th ed.); binary prefixes IEC 80000-13:2008",
 )
@@ -50,7 +49,6 @@ def convert_bytes(value: float, from_unit: str, to_unit: str) -> float:
     summary='A byte count as readable text with three significant digits: "112 GB" (or "104 GiB" with '
     "binary = TRUE).",
     returns="text",
-    result_unit="text",
     formula="largest unit the size reaches, three significant digits",
     source="SI prefixes (BIPM SI Brochure, 9th ed.); binary prefixes IEC 80000-13:2008",
 )
@@ -70,7 +68,6 @@ def human_bytes(bytes: float, binary: bool = False) -> str:
     pillar="Units",
     summary='A count as short text with three significant digits: "7B", "6.74B", "124M", "1.5K".',
     returns="text",
-    result_unit="text",
     formula="largest of K (1e3), M (1e6), B (1e9), T (1e12) the count reaches",
     source="Short-scale suffixes as used for model sizes (e.g. 'Llama 2 7B')",
 )

@@ -36,7 +36,6 @@ def bytes_per_param(precision: str) -> float:
     summary="A datasheet figure of a GPU: memory_gb, bandwidth_tbs, or a dense peak such as "
     "bf16_tflops, fp8_tflops, fp32_tflops, int8_tops.",
     returns="the figure, in the unit its field name says (GB, TB/s, TFLOP/s, TOP/s)",
-    result_unit="(unit in the field name)",
     formula="look-up in the GPU catalog",
     source="Vendor datasheets, cited per GPU in data/gpus.toml; tensor peaks are dense "
     "(2:4-sparsity figures halved)",
