@@ -1,5 +1,5 @@
 """`python -m envelope_xl` is the envelope-xl command."""
 
-from envelope_xl.cli import main
+from envelope_xl.cli import run
 
-main()
+run()

@@ -25,8 +25,8 @@ def get(name: str) -> Function:
 def bind(spec: Function, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> list[Any]:
     """Spreadsheet-style arguments as the full positional list the core function takes.
 
-    Empty optional arguments (None) take their default; extra arguments and unknown
-    names are refused.
+    Empty optional arguments (None, or blank text as a formula's "" gives) take their
+    default; extra arguments and unknown names are refused.
     """
     if len(args) > len(spec.args):
         raise InputError(
@@ -40,7 +40,7 @@ def bind(spec: Function, args: tuple[Any, ...], kwargs: dict[str, Any] | None = 
             raise InputError(spec.name, key, f"expected an argument name of {spec.name}: {allowed}")
         values[by_name[key]] = value
     for i, arg in enumerate(spec.args):
-        if values[i] is None and arg.optional:
+        if arg.optional and (values[i] is None or (type(values[i]) is str and not values[i].strip())):
             values[i] = arg.default
     return values
 

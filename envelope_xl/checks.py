@@ -74,16 +74,6 @@ def fraction(arg: str, value: object) -> float:
     raise InputError(arg, value, "expected a fraction in (0, 1], e.g. 0.4 for 40%")
 
 
-def finite(arg: str, value: object) -> float:
-    """Any finite number within [-1e30, 1e30]."""
-    x = _number(arg, value, "a finite number")
-    if -HUGE <= x <= HUGE:
-        return x
-    if -_INF < x < _INF:
-        raise _out_of_range(arg, value, "-1e30")
-    raise InputError(arg, value, "expected a finite number")
-
-
 def whole(arg: str, value: object, low: int = 1, high: int = MAX_WHOLE) -> int:
     """A whole number in [low, high]; 64.0 is accepted as 64, 64.5 is refused."""
     bounds = f">= {low}" if high == MAX_WHOLE else f"from {low} to {high}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from typing import Any, NoReturn
 
@@ -41,6 +42,23 @@ def main() -> None:
     """Back-of-the-envelope estimates for ML systems: memory, storage, throughput, training time."""
 
 
+def run() -> None:
+    """The console command: like `main`, but a usage error is one line on stderr (status 2)."""
+    try:
+        main.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        _fail(exc.format_message() + hint)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+
+
 def _fail(message: str) -> NoReturn:
     """Bad input: one line on stderr and exit status 2."""
     click.echo(f"error: {message}", err=True)
@@ -57,7 +75,7 @@ def _literal(text: str) -> Any:
     if len(text) >= 2 and text[0] == text[-1] == '"':
         return text[1:-1]
     try:
-        return float(text.replace("_", ""))
+        return float(text) if text.isascii() else text
     except ValueError:
         return text
 
@@ -67,18 +85,27 @@ def _parse(function: str, raw: tuple[str, ...]) -> tuple[str, list[Any], dict[st
     from envelope_xl.catalog import get
 
     spec = get(function)
-    names = {a.name for a in spec.args}
+    names = [a.name for a in spec.args]
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for item in raw:
         key, eq, value = item.partition("=")
-        if eq and key.strip() in names:
-            kwargs[key.strip()] = _literal(value)
+        if eq and _NAMED.fullmatch(key.strip()):
+            name = key.strip().lower()
+            if name not in names:
+                raise InputError(spec.name, key, f"expected an argument name of {spec.name}: {', '.join(names)}")
+            if name in kwargs or names.index(name) < len(args):
+                raise InputError(spec.name, item, f"{name} is already given")
+            kwargs[name] = _literal(value)
         elif kwargs:
             raise InputError(spec.name, item, "expected name=value after a named argument")
         else:
             args.append(_literal(item))
     return spec.name, args, kwargs
+
+
+#: `name=value` on the command line: an argument given by name.
+_NAMED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _plain(value: Any) -> str:

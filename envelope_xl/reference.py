@@ -63,7 +63,13 @@ class Gpu:
 
     def peak_flops(self, precision: Precision) -> float:
         """Dense peak in FLOP/s (or int ops/s) for matmuls in `precision`."""
-        return self.spec(precision.peak_field, "precision") * 1e12
+        value = self.specs.get(precision.peak_field)
+        if value is None:
+            raise InputError(
+                "precision", precision.name,
+                f"{self.name} publishes no {precision.name} peak ({precision.peak_field}); choose another precision",
+            )
+        return value * 1e12
 
     @property
     def bandwidth(self) -> float:

@@ -24,6 +24,7 @@ def test_call_prints_the_value_alone():
 
 def test_call_is_case_insensitive_and_takes_named_and_empty_arguments():
     assert run("call", "train_mem", "7e9", "gpus=64", "zero_stage=3").output == "1.75\n"
+    assert run("call", "TRAIN_MEM", "7e9", "GPUS=64", "Zero_Stage=3").output == "1.75\n"
     assert run("call", "TRAIN_MEM", "7e9", "", "sgd").output == "56.0\n"
     assert run("call", "CHECKPOINT_SIZE", "7e9", "bf16", "adam", "FALSE").output == "14.0\n"
     assert run("call", "HUMAN_BYTES", "112e9").output == "112 GB\n"
@@ -57,6 +58,12 @@ def test_call_breakdown_prints_rows():
         (["call", "TRAIN_MEM", "7e9", "gpus=64.5"], "gpus: got 64.5; expected a whole number >= 1"),
         (["call", "TRAIN_MEM", "gpus=8", "7e9"], "expected name=value after a named argument"),
         (["explain", "KV_CACHE", "32", "8", "128", "0"], "seq_len: got 0.0"),
+        (["call", "TRAIN_MEM", "7e9", "fp8", "precision=bf16"], "precision is already given"),
+        (["call", "TRAIN_MEM", "7e9", "gpus=8", "GPUS=16"], "gpus is already given"),
+        (["call", "TRAIN_MEM", "7e9", "gpu=64"], "expected an argument name of TRAIN_MEM: params, precision"),
+        (["call"], "Missing argument 'FUNCTION'"),  # click's usage errors, one line too
+        (["recalc", "plan.xlsx", "--engine", "bogus"], "Invalid value for '--engine'"),
+        (["no-such-command"], "No such command 'no-such-command'"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_with_status_2(args, message):

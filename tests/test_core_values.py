@@ -16,12 +16,23 @@ CASES = [
     ("BYTES_PER_PARAM", ("fp4",), 0.5),
     ("GPU_SPEC", ("h100", "bandwidth_tbs"), 3.35),
     ("GPU_SPEC", ("A100-40GB", "bf16_tflops"), 312.0),  # dense; the datasheet's 624 is sparse
-    ("GPU_SPEC", ("TPU-v5e", "memory_gb"), 16.0),
+    ("GPU_SPEC", ("TPU-v5e", "memory_gb"), 17.18),  # 16 GiB in decimal GB
     ("GPU_SPEC", ("mi300x", "fp8_tflops"), 2614.9),
     ("MODEL_CONFIG", ("llama-2-70b", "kv_heads"), 8.0),
     # GPT-2: 12 x (12h^2 + 13h) + V h + 1024 h + 2h with h = 768, V = 50257
     ("MODEL_PARAMS", ("gpt2",), 12 * (12 * 768**2 + 13 * 768) + 50257 * 768 + 1024 * 768 + 2 * 768),
     ("MODEL_CONFIG", ("mixtral-8x7b", "experts"), 8.0),
+    # Dense: every parameter is used by every token, so active == total.
+    ("MODEL_PARAMS", ("gpt2", True), 12 * (12 * 768**2 + 13 * 768) + 50257 * 768 + 1024 * 768 + 2 * 768),
+    ("MODEL_PARAMS", ("llama-2-7b", False), 6_738_415_616),
+    # Mixtral 8x7B (h=4096, 32 layers, 32 heads of 128, 8 KV heads, gated f=14336, V=32000, untied),
+    # 2 of 8 experts per token: embeddings + head 2*32000*4096 + attention 32*(2*4096*4096 + 2*4096*1024)
+    # + 2 routed experts' MLPs 32*2*3*4096*14336 + full router 32*4096*8 + norms 65*4096 = 12,879,925,248
+    ("MODEL_PARAMS", ("mixtral-8x7b", True),
+     2 * 32000 * 4096 + 32 * (2 * 4096 * 4096 + 2 * 4096 * 1024) + 32 * 2 * 3 * 4096 * 14336 + 32 * 4096 * 8
+     + 65 * 4096),
+    # Total minus the 6 experts not routed: 46,702,792,704 - 6*32*3*4096*14336 (same figure)
+    ("MODEL_PARAMS", ("mixtral", 1), 46_702_792_704 - 6 * 32 * 3 * 4096 * 14336),
     # 2 layers, h=8, V=10, plain MLP f=32, MHA, untied, no bias:
     # embeddings 80 + head 80 + attention 2*4*64 = 512 + MLP 2*2*8*32 = 1024 + norms 5*8 = 40 -> 1736
     ("TRANSFORMER_PARAMS", (2, 8, 10), 1736.0),

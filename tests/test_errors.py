@@ -60,9 +60,8 @@ CASES = [
     (("TRAIN_TIME", 7e9, 1e12, 8, "H100-SXM", "bf16", 1.5), "mfu: got 1.5; expected a fraction in (0, 1], "
      "e.g. 0.4 for 40%"),
     (
-        ("TRAIN_TIME", 7e9, 1e12, 8, "A100-80GB", "fp8"),
-        "precision: got 'fp8_tflops'; A100-80GB publishes no fp8_tflops figure; it has: memory_gb, bandwidth_tbs, "
-        "fp64_tflops, fp32_tflops, tf32_tflops, bf16_tflops, fp16_tflops, int8_tops",
+        ("TRAIN_TIME", 7e9, 1e12, 8, "A100-80GB", "FP8"),
+        "precision: got 'fp8'; A100-80GB publishes no fp8 peak (fp8_tflops); choose another precision",
     ),
     (
         ("GPU_SPEC", "T4", "bf16_tflops"),
@@ -101,6 +100,11 @@ CASES = [
     (("SERVING_GPUS", 100, 500, 1000, 0), "target_utilization: got 0; expected a fraction in (0, 1], e.g. 0.4 "
      "for 40%"),
     (("HUMAN_BYTES", -1), "bytes: got -1; expected a finite number >= 0"),
+    (("CONVERT_BYTES", -1, "GB", "B"), "value: got -1; expected a finite number >= 0"),
+    (
+        ("ACTIVATION_MEM", 32, 4096, 32, 4096, 1, "none", 3),
+        "tp: got 3; expected a divisor of heads (32): tensor parallelism splits the heads",
+    ),
     (("CONVERT_BYTES", 1, "GB", "Gbit"), "to_unit: got 'Gbit'; expected a known byte unit: B, KB, MB, GB, TB, "
      "PB, KiB, MiB, GiB, TiB, PiB. Did you mean 'GB'?"),
     (

@@ -65,6 +65,7 @@ SAMPLES: dict[str, Any] = {
     "seq_len": 4096, "micro_batch": 2, "batch": 8, "tp": 2, "dimension": 768, "vocab": 32000, "ffn_hidden": 11008,
     "experts": 1, "max_positions": 0,
     "with_optimizer": False, "binary": True, "gated_mlp": True, "tied_embeddings": False, "bias": False,
+    "active": True,
     "precision": "fp16", "optimizer": "adamw", "gpu": "A100-80GB", "model": "llama-2-7b", "recompute": "selective",
 }
 

@@ -9,7 +9,7 @@ import pytest
 
 from envelope_xl.libreoffice import engine
 from envelope_xl.libreoffice.headless import LibreOfficeError
-from envelope_xl.libreoffice.readback import formula_values
+from envelope_xl.libreoffice.readback import formula_cells, formula_values
 from envelope_xl.recalc.engine import CellError
 
 TRAIN_MEM = "ORG.ENVELOPEXL.ENVELOPEADDIN.TRAINMEM"
@@ -103,3 +103,14 @@ def test_without_libreoffice_the_engine_says_what_to_install(monkeypatch):
 def test_bad_timeout_is_refused():
     with pytest.raises(ValueError, match="timeout: got 0"):
         engine.LibreOfficeEngine(timeout=0)
+
+
+def test_formula_cells_are_found_whichever_quotes_the_xml_uses(tmp_path):
+    book = _package(
+        tmp_path / "quotes.xlsx",
+        "<c r='A1'><f>TRAIN_MEM(7e9)</f></c>"
+        "<c r='B1'><f t='array' ref='B1:C2'>TRAIN_MEM_BREAKDOWN(7e9)</f></c>"
+        '<c r="D1"><f>1+1</f></c>',
+    )
+    sheet = "Plan & costs"
+    assert formula_cells(book) == {(sheet, c) for c in ("A1", "B1", "C1", "B2", "C2", "D1")}

@@ -38,6 +38,20 @@ def test_parameter_counts_of_released_checkpoints(model, published):
     assert model_params(model) == published
 
 
+def test_mixtral_active_parameters():
+    # Jiang et al. 2024, "Mixtral of Experts", abstract: "each token has access to 47B
+    # parameters, but only uses 13B active parameters during inference". The paper rounds
+    # to whole billions, so both counts must round to those figures (+-0.5B: 3.8% of 13B).
+    assert round(model_params("mixtral-8x7b") / 1e9) == 47
+    assert round(model_params("mixtral-8x7b", active=True) / 1e9) == 13
+
+
+@pytest.mark.parametrize("model", [m for m in EXACT_COUNTS if m != "mixtral-8x7b"])
+def test_dense_models_use_every_parameter(model):
+    # A dense transformer runs every weight for every token (Kaplan et al. 2020, C = 6ND).
+    assert model_params(model, active=True) == model_params(model)
+
+
 def test_gpt3_parameter_count():
     # Brown et al. 2020, Table 2.1: 175.0B. The paper rounds and does not list every
     # tensor; the architecture it gives yields 174.6B, so 0.5% covers the rounding.

@@ -81,6 +81,8 @@ def computed(tmp_path_factory):
         "B27": "=CHECKPOINT_SIZE(7e9,,,FALSE,)",
         "B28": "=SUM(1,,2)",
         "B29": "=TRANSFORMER_PARAMS(32,4096,32000,11008,TRUE,None,-1)",
+        "B30": '=TRAIN_MEM(7e9,IF(FALSE,"fp8",""),"sgd")',  # "" from a formula: the default, as in Excel
+        "B31": "=SUM(E2:E5)+MAX(H2:H4)",  # over the breakdown tables below
     }
     wb.defined_names["LOOP_A"] = DefinedName("LOOP_A", attr_text="LOOP_B+1")
     wb.defined_names["LOOP_B"] = DefinedName("LOOP_B", attr_text="LOOP_A+1")
@@ -161,9 +163,27 @@ def test_error_cells_carry_their_reason(computed):
     assert circular.code == "#REF!" and "circular reference" in circular.reason and "Summary!C16" in circular.reason
 
 
-def test_a_scalar_function_given_a_range_shows_the_first_value(computed):
-    # Not an array formula: like Excel's implicit intersection, the cell shows one value.
-    assert computed[("Summary", "B23")] == catalog.call("TRAIN_MEM", 7e9)
+def test_blank_text_takes_the_default_and_tables_can_be_summed(computed):
+    assert computed[("Summary", "B30")] == catalog.call("TRAIN_MEM", 7e9, "bf16", "sgd")
+    assert computed[("Summary", "B31")] == pytest.approx(112 + catalog.call("KV_CACHE", 32, 8, 128, 4096))
+
+
+def test_a_table_reaching_past_the_last_stored_row_is_read_whole(tmp_path):
+    # openpyxl stores only an array formula's anchor: A1:B6 ends below the last stored row (4).
+    wb = Workbook()
+    ws = wb.active
+    ws["A1"] = ArrayFormula("A1:B6", "=TRAIN_MEM_BREAKDOWN(7e9)")
+    ws["D1"], ws["D2"] = "=SUM(B2:B5)", "=MAX(B2:B5)"
+    ws["D3"], ws["D4"] = '=VLOOKUP("total",A1:B6,2,FALSE)', '=MATCH("total",A1:A6,0)'
+    wb.save(tmp_path / "table.xlsx")
+    values = PythonEngine().compute(tmp_path / "table.xlsx")
+    assert [values[("Sheet", c)] for c in ("D1", "D2", "D3", "D4")] == [112.0, 56.0, 112.0, 6.0]
+
+
+def test_an_envelope_function_given_a_range_refuses_it_as_the_excel_add_in_does(computed):
+    assert computed[("Summary", "B23")] == CellError(
+        "#VALUE!", "TRAIN_MEM: params: got a range of 4 cells; expected a single value or cell"
+    )
 
 
 def test_every_formula_cell_is_reported(computed):

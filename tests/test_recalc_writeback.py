@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -122,6 +123,13 @@ def recalculated(tmp_path_factory):
 def test_input_is_unchanged(recalculated):
     source, _, _, before = recalculated
     assert _digest(source) == before
+
+
+def test_output_gets_the_permissions_of_an_ordinary_new_file(recalculated):
+    _, output, _, _ = recalculated
+    mask = os.umask(0)
+    os.umask(mask)
+    assert output.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_untouched_parts_are_byte_identical(recalculated):

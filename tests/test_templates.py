@@ -160,8 +160,9 @@ def test_reference_sheets_hold_the_catalog(books: dict[str, Workbook]) -> None:
     from envelope_xl.reference import GPUS, MODELS
 
     wb = books["llm_training_plan.xlsx"]
-    models = {r[0].value: r[1].value for r in wb["Models"].iter_rows(min_row=5) if r[0].value}
-    assert models == {m: model_params(m) for m in MODELS}
+    models = {r[0].value: (r[1].value, r[2].value) for r in wb["Models"].iter_rows(min_row=5) if r[0].value}
+    assert models == {m: (model_params(m), model_params(m, active=True)) for m in MODELS}
+    assert models["mixtral-8x7b"][1] < models["mixtral-8x7b"][0] / 3  # 2 of 8 experts run per token
     gpus = {r[0].value: r[2].value for r in wb["GPUs"].iter_rows(min_row=6) if r[0].value}
     assert gpus == {g: GPUS.get("gpu", g).specs["bandwidth_tbs"] for g in GPUS}
     assert all(r[-1].value for r in wb["Models"].iter_rows(min_row=5)), "every preset has its source"
@@ -174,8 +175,9 @@ def test_sweep_is_written_with_the_envelope_functions(books: dict[str, Workbook]
     assert ws.freeze_panes == "B2"
     header = [c.value for c in ws[1]]
     assert header == [c.header for c in sweep.COLUMNS]
-    assert ws["N2"].value == "=TRAIN_MEM(C2,D2,E2,F2,G2)"
-    assert ws["T2"].value == "=TRAIN_TIME(C2,H2,F2,I2,D2,J2)"
+    assert ws["D2"].value == "=MODEL_PARAMS(B2,TRUE)"  # compute uses the active parameters
+    assert ws["O2"].value == "=TRAIN_MEM(C2,E2,F2,G2,H2)"  # memory the total
+    assert ws["U2"].value == "=TRAIN_TIME(D2,I2,G2,J2,E2,K2)"
     used = set().union(*map(_functions, _formulas(books[sweep.FILENAME])))
     assert used - {"IF"} <= {f.name for f in (CATALOG.get("function", n) for n in CATALOG)}
     assert {"TRAIN_MEM", "TRAIN_TIME", "KV_CACHE", "MODEL_CONFIG", "DECODE_TPS"} <= used

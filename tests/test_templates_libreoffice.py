@@ -1,9 +1,9 @@
 """Workbooks 1-4 recomputed by a real spreadsheet engine (LibreOffice) agree with the core.
 
-For the default inputs and for 21 random input sets per workbook, the inputs are written
-into the named input cells, LibreOffice recalculates every file (one soffice run for all
-of them), and every named output must equal the core's answer for the same inputs to a
-relative 1e-9, with no cell anywhere evaluating to an error.
+For the default inputs, a few chosen ones (CHOSEN) and 21 random input sets per workbook,
+the inputs are written into the named input cells, LibreOffice recalculates every file (one
+soffice run for all of them), and every named output must equal the core's answer for the
+same inputs to a relative 1e-9, with no cell anywhere evaluating to an error.
 """
 
 from __future__ import annotations
@@ -72,12 +72,21 @@ def _model(values: dict[str, Any], fields: tuple[str, ...]) -> tuple[float, ...]
     return (model_params(values["model"]), *(model_config(values["model"], f) for f in fields))
 
 
+def _mixture(values: dict[str, Any]) -> tuple[float, float, float]:
+    """Active parameters per token, experts and experts per token; a custom model is dense."""
+    if values["model"] == "custom":
+        return values["params_custom"], 1, 1
+    m = values["model"]
+    return model_params(m, active=True), model_config(m, "experts"), model_config(m, "experts_per_token")
+
+
 def _peak(gpu: str, precision: str) -> float:
     return gpu_spec(gpu, PRECISIONS.get("precision", precision).peak_field)
 
 
 def expected_training(v: dict[str, Any]) -> dict[str, Any]:
     P, L, h, a = _model(v, ("layers", "hidden", "heads"))
+    A, _, _ = _mixture(v)  # memory holds all P parameters; compute runs the A active ones
     prec, opt, gpus, zero, gpu = v["precision"], v["optimizer"], v["gpus"], v["zero_stage"], v["gpu"]
     states = call("TRAIN_MEM_BREAKDOWN", P, prec, opt, gpus, zero)
     acts = call("ACTIVATION_MEM_BREAKDOWN", L, h, a, v["seq_len"], v["micro_batch"], v["recompute"])
@@ -87,7 +96,7 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
     margin = memory - model_states - activations
     b = bytes_per_param(prec)
     return {
-        "params": P, "layers": L, "hidden": h, "heads": a,
+        "params": P, "active_params": A, "layers": L, "hidden": h, "heads": a,
         "bytes": b, "optimizer_bytes": OPTIMIZERS.get("optimizer", opt).state_bytes,
         "master_bytes": train_mem(1, prec, "sgd", unit="B") - 2 * b,
         "weights_gb": states[1][1], "gradients_gb": states[2][1], "master_gb": states[3][1],
@@ -96,12 +105,12 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
         "act_inputs_gb": acts[4][1], "activation_gb": activations,
         "total_gb": model_states + activations, "gpu_memory_gb": memory, "margin_gb": margin,
         "fits": "yes" if margin >= 0 else "no",
-        "train_flops": train_flops(P, v["tokens"]),
+        "train_flops": train_flops(A, v["tokens"]),
         "peak_tflops": _peak(gpu, prec),
         "cluster_flops": gpus * _peak(gpu, prec) * 1e12 * v["mfu"],
-        "train_days": train_time(P, v["tokens"], gpus, gpu, prec, v["mfu"]),
-        "gpu_hours": gpu_hours(P, v["tokens"], gpu, prec, v["mfu"]),
-        "cost_usd": train_cost(P, v["tokens"], v["usd_per_gpu_hour"], gpu, prec, v["mfu"]),
+        "train_days": train_time(A, v["tokens"], gpus, gpu, prec, v["mfu"]),
+        "gpu_hours": gpu_hours(A, v["tokens"], gpu, prec, v["mfu"]),
+        "cost_usd": train_cost(A, v["tokens"], v["usd_per_gpu_hour"], gpu, prec, v["mfu"]),
         "chinchilla_tokens": chinchilla_tokens(P),
         "tokens_vs_chinchilla": v["tokens"] / chinchilla_tokens(P),
         "check_peak": "OK",
@@ -112,24 +121,32 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
 
 def expected_serving(v: dict[str, Any]) -> dict[str, Any]:
     P, L, kvh, hd = _model(v, ("layers", "kv_heads", "head_dim"))
+    A, E, k = _mixture(v)
     prec, gpu, batch = v["precision"], v["gpu"], v["batch"]
     weights = model_mem(P, prec)
-    kv = kv_cache(L, kvh, hd, v["context"], 1, prec)
+    kv = kv_cache(L, kvh, hd, v["context"], 1, v["kv_precision"])
     memory = gpu_spec(gpu, "memory_gb")
     max_batch = max(0, math.floor((memory - weights) / kv * (1 + 1e-12)))
     batch_memory = weights + batch * kv
-    step_memory = P * bytes_per_param(prec) / (gpu_spec(gpu, "bandwidth_tbs") * 1e12)
-    step_compute = 2 * P * batch / (_peak(gpu, prec) * 1e12)
-    tps = decode_tps(P, gpu, prec, batch)
-    prefill = prefill_time(P, v["prompt_tokens"], gpu, prec, v["mfu"])
+    # Each sequence reads its k routed experts, all different (worst case): all E once batch >= E / k.
+    experts_read = min(E, k * batch)
+    read = A + ((experts_read - k) * (P - A) / (E - k) if k < E else 0)
+    step_memory = read * bytes_per_param(prec) / (gpu_spec(gpu, "bandwidth_tbs") * 1e12)
+    step_compute = 2 * A * batch / (_peak(gpu, prec) * 1e12)
+    tps = batch / max(step_memory, step_compute)
+    if read == A == P or batch == 1:  # dense, or one sequence: DECODE_TPS with the parameters a step uses
+        assert math.isclose(tps, decode_tps(A, gpu, prec, batch), rel_tol=1e-12)
+    prefill = prefill_time(A, v["prompt_tokens"], gpu, prec, v["mfu"])
     latency = prefill + v["tokens_per_request"] * batch / tps
     in_flight = concurrency(v["qps"], latency)
     demand = v["qps"] * v["tokens_per_request"]
     gpus = serving_gpus(v["qps"], v["tokens_per_request"], tps, v["target_utilization"])
     cost_per_hour = gpus * v["usd_per_gpu_hour"]
     return {
-        "params": P, "layers": L, "kv_heads": kvh, "head_dim": hd,
-        "bytes": bytes_per_param(prec), "weights_gb": weights, "kv_per_seq_gb": kv, "gpu_memory_gb": memory,
+        "params": P, "active_params": A, "layers": L, "kv_heads": kvh, "head_dim": hd, "experts": E,
+        "experts_per_token": k, "experts_read": experts_read, "params_read": read,
+        "bytes": bytes_per_param(prec), "kv_bytes": bytes_per_param(v["kv_precision"]), "weights_gb": weights,
+        "kv_per_seq_gb": kv, "gpu_memory_gb": memory,
         "kv_room_gb": memory - weights, "max_batch": max_batch, "batch_memory_gb": batch_memory,
         "batch_fits": "yes" if batch_memory <= memory else "no",
         "bandwidth_tbs": gpu_spec(gpu, "bandwidth_tbs"), "peak_tflops": _peak(gpu, prec),
@@ -212,8 +229,9 @@ def random_serving(rng: random.Random) -> dict[str, Any]:
         "model": rng.choice([*MODELS, "custom", "custom"]),
         "params_custom": _log_uniform(rng, 1e6, 2e12), "layers_custom": rng.randint(1, 160),
         "kv_heads_custom": rng.randint(1, 128), "head_dim_custom": rng.choice([64, 80, 96, 128, 256]),
-        "precision": rng.choice(list(PRECISIONS)), "gpu": rng.choice(list(GPUS)),
-        "context": rng.randint(16, 262144), "batch": rng.randint(1, 512), "qps": _log_uniform(rng, 0.01, 1e5),
+        "precision": rng.choice(list(PRECISIONS)), "kv_precision": rng.choice(list(PRECISIONS)),
+        "gpu": rng.choice(list(GPUS)), "context": rng.randint(16, 262144), "batch": rng.randint(1, 512),
+        "qps": _log_uniform(rng, 0.01, 1e5),
         "tokens_per_request": rng.randint(1, 8000), "prompt_tokens": rng.randint(1, 100000),
         "latency_target_s": rng.uniform(0.1, 600), "mfu": rng.uniform(0.01, 1.0),
         "target_utilization": rng.uniform(0.05, 1.0), "usd_per_gpu_hour": rng.uniform(0.1, 20),
@@ -242,6 +260,20 @@ def random_cheatsheet(rng: random.Random) -> dict[str, Any]:
         "mfu": rng.uniform(0.01, 1.0),
     }
 
+
+#: Inputs chosen on top of the defaults, for branches random draws rarely reach: a mixture of
+#: experts below the batch at which every expert is read (8 / 2 = 4), and weight-only int4 with an
+#: fp8 KV cache.
+CHOSEN: dict[str, list[dict[str, Any]]] = {
+    "training": [{"model": "mixtral-8x7b", "zero_stage": 3}],
+    "serving": [
+        {"model": "mixtral-8x7b", "batch": 1},
+        {"model": "mixtral-8x7b", "batch": 2, "precision": "int4", "kv_precision": "fp8"},
+        {"model": "mixtral-8x7b", "batch": 3, "gpu": "MI300X"},
+    ],
+    "storage": [],
+    "cheatsheet": [],
+}
 
 WORKBOOKS: dict[str, tuple[Any, Callable[[random.Random], dict], Callable[[dict], dict]]] = {
     "training": (training, random_training, expected_training),
@@ -296,7 +328,7 @@ def _error_cells(wb: Workbook) -> list[str]:
 
 @pytest.fixture(scope="module")
 def recalculated(soffice: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[dict, Workbook]]]:
-    """Per workbook: (inputs, recalculated workbook) for the defaults and the random sets."""
+    """Per workbook: (inputs, recalculated workbook) for the defaults, the chosen and the random sets."""
     folder = tmp_path_factory.mktemp("cases")
     rng = random.Random(20260101)
     cases: dict[str, list[tuple[dict, Path]]] = {}
@@ -305,6 +337,11 @@ def recalculated(soffice: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
         default = folder / f"{key}-default.xlsx"
         default.write_bytes(template)  # the file exactly as shipped
         cases[key] = [(dict(module.DEFAULTS), default)]
+        for i, chosen in enumerate(CHOSEN[key]):
+            values = {**module.DEFAULTS, **chosen}
+            path = folder / f"{key}-chosen-{i}.xlsx"
+            _write_case(template, values, path)
+            cases[key].append((values, path))
         for i in range(RANDOM_SETS):
             values = _draw(rng, draw, expect)
             path = folder / f"{key}-{i:02d}.xlsx"
@@ -338,7 +375,7 @@ def _mismatches(wb: Workbook, expected: dict[str, Any]) -> list[str]:
 def test_every_output_equals_the_core(key: str, recalculated: dict) -> None:
     module, _draw_fn, expect = WORKBOOKS[key]
     cases = recalculated[key]
-    assert len(cases) == 1 + RANDOM_SETS
+    assert len(cases) == 1 + len(CHOSEN[key]) + RANDOM_SETS
     for values, wb in cases:
         expected = expect(values)
         outputs = {n[4:] for n in wb.defined_names if n.startswith("out_")}

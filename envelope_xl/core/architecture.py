@@ -142,35 +142,70 @@ def transformer_params(
                                   tied_embeddings, bias, experts, max_positions))
 
 
+#: Position of the MLP parameters in `_transformer_steps`' result.
+_MLP_STEP = 4
+
+
 @register(
     "MODEL_PARAMS",
     example=("llama-2-7b",),
     pillar="Precision and catalogs",
-    summary="Total parameter count of a model preset (gpt2, llama-2-7b, llama-3-70b, mixtral-8x7b...), "
-    "computed from its published architecture.",
-    returns="parameters (count; total, all experts)",
+    summary="Parameter count of a model preset (gpt2, llama-2-7b, mixtral-8x7b...), computed from its "
+    "published architecture: the total (memory), or with active TRUE those used per token (compute).",
+    returns="parameters (count): total over all experts, or active per token when `active` is TRUE",
     result_unit="parameters",
-    formula="TRANSFORMER_PARAMS of the preset's configuration",
-    source="Each preset's published configuration, cited in data/models.toml",
+    formula="TRANSFORMER_PARAMS of the preset's configuration; active: total - (experts - experts_per_token) "
+    "x layers x one expert's MLP",
+    source="Each preset's published configuration, cited in data/models.toml; active count as in Jiang et al. "
+    "2024, 'Mixtral of Experts' (47B total, 13B active)",
+    assumptions=(
+        "active: each token runs only its experts_per_token routed experts' MLPs; attention, embeddings, "
+        "norms and the router run for every token",
+        "a dense model (one expert) has active = total",
+    ),
 )
-def model_params(model: str) -> float:
-    """Total parameters of a preset, computed with `transformer_params` from its configuration.
+def model_params(model: str, active: bool = False) -> float:
+    """Parameters of a preset, computed with `transformer_params` from its configuration.
 
-    For mixtures of experts this is the total over all experts, not the active count.
+    Formula:
+        total = TRANSFORMER_PARAMS(configuration), all E experts of a mixture included.
+        active = total - (E - k) * L * mlp_one, with k = experts_per_token and mlp_one
+        the parameters of one expert's MLP in one layer: the same count with k experts
+        in place of E, the router (h x E per layer) kept whole.
+
+    Assumptions:
+        Mixture-of-experts routing: each token runs its k routed experts' MLPs and
+        nothing of the others; attention, embeddings, norms and the router are used by
+        every token. Memory needs the total; training and inference FLOPs (6ND, 2N per
+        token) need the active count. Dense presets: active == total.
+
+    Source:
+        Each preset's configuration (data/models.toml). Jiang et al. 2024, "Mixtral of
+        Experts", abstract: "each token has access to 47B parameters, but only uses 13B
+        active parameters during inference"; computed here 46.70B and 12.88B.
 
     Examples:
         >>> model_params("llama-2-7b"), model_params("gpt2")
         (6738415616.0, 124439808.0)
+        >>> model_params("mixtral-8x7b"), model_params("mixtral-8x7b", active=True)
+        (46702792704.0, 12879925248.0)
     """
-    return _preset_params(MODELS.get("model", model))
+    return _preset_params(MODELS.get("model", model), flag("active", active))
 
 
 @functools.cache  # presets are immutable: count each once
-def _preset_params(m: Model) -> float:
-    return transformer_params(
-        m.layers, m.hidden, m.vocab, m.ffn_hidden, m.gated_mlp, m.heads, m.kv_heads, m.head_dim,
-        m.tied_embeddings, m.bias, m.experts, m.max_positions,
-    )
+def _preset_params(m: Model, active: bool = False) -> float:
+    def steps(experts: int) -> tuple[float, ...]:
+        return _transformer_steps(
+            m.layers, m.hidden, m.vocab, m.ffn_hidden, m.gated_mlp, m.heads, m.kv_heads, m.head_dim,
+            m.tied_embeddings, m.bias, experts, m.max_positions,
+        )
+
+    every = steps(m.experts)
+    if not active or m.experts_per_token == m.experts:
+        return sum(every)
+    # The routed experts' MLPs replace all experts' MLPs; the router stays whole (it scores every expert).
+    return sum(every) - every[_MLP_STEP] + steps(m.experts_per_token)[_MLP_STEP]
 
 
 @register(

@@ -22,7 +22,7 @@ describe_args(NUMBER, {
     "tokens_per_request": "tokens generated per request",
     "tokens_per_sec_per_gpu": "sustained tokens/s one GPU delivers",
     "target_utilization": "fraction of capacity to plan for (0.7 = 70%, leaves headroom)",
-    "value": "quantity to convert",
+    "value": "size to convert (>= 0)",
     "bytes": "size in bytes",
     "n": "count to format, e.g. 7e9",
 })
@@ -50,6 +50,8 @@ describe_args(FLAG, {
     "gated_mlp": "TRUE for a gated (SwiGLU) MLP with three matrices",
     "tied_embeddings": "TRUE when the output head reuses the input embedding",
     "bias": "TRUE when linear layers and norms have biases (GPT-2 style LayerNorm)",
+    "active": "TRUE for the parameters used per token (routed experts only; compute), FALSE for the total "
+    "(memory)",
 })
 describe_args(TEXT, {"precision": "numeric format: fp32, tf32, bf16, fp16, fp8, int8, int4, nf4, fp4"}, PRECISIONS)
 describe_args(TEXT, {"optimizer": "optimizer: adam, adamw, momentum, sgd, adam8bit, lion, adagrad, rmsprop"},

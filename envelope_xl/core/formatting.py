@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envelope_xl.checks import finite, flag, non_negative
+from envelope_xl.checks import flag, non_negative
 from envelope_xl.registry import register
 from envelope_xl.units import BYTE_UNITS
 
@@ -39,7 +39,7 @@ def convert_bytes(value: float, from_unit: str, to_unit: str) -> float:
         >>> convert_bytes(1, "GiB", "GB")
         1.073741824
     """
-    return finite("value", value) * BYTE_UNITS.get("from_unit", from_unit) / BYTE_UNITS.get("to_unit", to_unit)
+    return non_negative("value", value) * BYTE_UNITS.get("from_unit", from_unit) / BYTE_UNITS.get("to_unit", to_unit)
 
 
 @register(

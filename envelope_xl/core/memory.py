@@ -148,6 +148,8 @@ def _activation_steps(
     b = whole("micro_batch", micro_batch)
     mode = RECOMPUTE.get("recompute", recompute)
     t = whole("tp", tp)
+    if a % t:
+        raise InputError("tp", tp, f"expected a divisor of heads ({a}): tensor parallelism splits the heads")
     sbh = s * b * h
     if mode == "full":  # only each layer's input is kept (Table 2: 2sbhL)
         return (0.0, 0.0, 0.0, float(L * _ACT_BYTES * sbh))

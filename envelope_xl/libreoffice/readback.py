@@ -27,14 +27,14 @@ _FORMULA_CELL = re.compile(r'<c r="([A-Z]+\d+)"([^>]*)><f\b([^>]*?)(?:/>|>[^<]*<
 # Any cell, for the value cells of an array result.
 _CELL = re.compile(r'<c r="([A-Z]+\d+)"([^>]*?)(?:/>|>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?(?:<v>([^<]*)</v>)?)')
 _TYPE = re.compile(r'\bt="(\w+)"')
-_ARRAY = re.compile(r'\bt="array"')
-_REF = re.compile(r'\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+_ARRAY = re.compile(r"""\bt=(["'])array\1""")
+_REF = re.compile(r"""\bref=(["'])(?P<c1>[A-Z]+)(?P<r1>\d+):(?P<c2>[A-Z]+)(?P<r2>\d+)\1""")
 
 
 # In any producer's XML: a cell's start tag (any attribute order, any prefix) followed by
 # its first child when that is a formula (the schema puts <f> first).
 _ANY_FORMULA_CELL = re.compile(r"<(?:\w+:)?c\b([^>]*?)(?<!/)>\s*<(?:\w+:)?f\b([^>]*)")
-_R = re.compile(r'\br="([A-Z]+\d+)"')
+_R = re.compile(r"""\br=(["'])\$?([A-Za-z]+)\$?(\d+)\1""")  # either quote, as XML allows
 
 
 def formula_cells(path: str | Path) -> set[tuple[str, str]]:
@@ -47,7 +47,7 @@ def formula_cells(path: str | Path) -> set[tuple[str, str]]:
                 ref = _R.search(attributes)
                 if ref is None:
                     continue
-                found.add((sheet.name, ref.group(1)))
+                found.add((sheet.name, f"{ref.group(2).upper()}{ref.group(3)}"))
                 if _ARRAY.search(formula_attributes):
                     found.update((sheet.name, cell) for cell in _array_cells(formula_attributes))
     return found
@@ -84,7 +84,7 @@ def _array_cells(formula_attributes: str) -> list[str]:
     area = _REF.search(formula_attributes)
     if not area:
         return []
-    c1, r1, c2, r2 = area.groups()
+    c1, r1, c2, r2 = area.group("c1", "r1", "c2", "r2")
     columns = range(column_index(c1), column_index(c2) + 1)
     return [cell_name(r, c) for r in range(int(r1), int(r2) + 1) for c in columns]
 

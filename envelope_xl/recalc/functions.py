@@ -3,8 +3,7 @@
 Each catalog entry is wrapped, never rewritten: arguments arrive as spreadsheet values
 and are handed to `catalog.bind` (an empty cell or an omitted argument takes the
 default), the core function computes, and bad input becomes a `#VALUE!` that carries
-the core's message. Plain functions apply element-wise over ranges, as Excel does for
-a scalar function given an array; the `..._BREAKDOWN` functions return their table.
+the core's message. The `..._BREAKDOWN` functions return their table.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import schedula as sh
-from formulas.functions import Array, get_error, wrap_func, wrap_ufunc
+from formulas.functions import Array, get_error, wrap_func
 from formulas.tokens.operand import XlError
 
 from envelope_xl import catalog
@@ -56,26 +55,19 @@ def _call(spec: Function, *args: Any) -> Any:
     return result
 
 
-def _scalar_function(spec: Function):
-    def evaluate(*args: Any) -> Any:
-        return get_error(*args) or _call(spec, *args)
+def _function(spec: Function):
+    """One value per argument, as the Excel add-in takes them: a range of several cells is
+    refused (not applied element-wise), so a workbook computes the same here and in Excel."""
 
-    evaluate.__name__ = spec.name
-    # args_parser keeps empty cells empty (formulas would turn them into 0).
-    return wrap_ufunc(evaluate, input_parser=lambda *a: a, args_parser=lambda *a: a, check_nan=False)
-
-
-def _table_function(spec: Function):
     def evaluate(*args: Any) -> Any:
         values = []
         for arg, value in zip(spec.args, args, strict=False):
             cells = np.asarray(value, object).ravel()
             if cells.size != 1:
-                return _as_array(error("#VALUE!", f"{spec.name}: {arg.name} must be a single cell"))
+                reason = f"{spec.name}: {arg.name}: got a range of {cells.size} cells; expected a single value or cell"
+                return _as_array(error("#VALUE!", reason))
             values.append(cells[0])
-        found = get_error(*values)
-        result = found or _call(spec, *values)
-        return _as_array(result)
+        return _as_array(get_error(*values) or _call(spec, *values))
 
     evaluate.__name__ = spec.name
     return wrap_func(evaluate)
@@ -91,7 +83,7 @@ def _as_array(result: Any) -> Array:
 def formulas_functions() -> dict[str, Any]:
     """Every catalog function, by upper-case name, ready for `formulas`."""
     return {
-        spec.name.upper(): (_table_function(spec) if spec.table else _scalar_function(spec))
+        spec.name.upper(): _function(spec)
         for spec in (catalog.get(name) for name in catalog.CATALOG)
     }
 

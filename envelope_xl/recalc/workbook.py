@@ -116,7 +116,12 @@ def _read_sheet(zf, name, part, index, strings, limits: Limits, budget: list[int
                 if text is not None:
                     sheet.formulas[cell] = text
                     if f.get("t") == "array":
-                        sheet.arrays[cell] = Area(None, *parse_area(f.get("ref") or cell_name(*cell)))
+                        area = Area(None, *parse_area(f.get("ref") or cell_name(*cell)))
+                        sheet.arrays[cell] = area
+                        # The range's other cells may not be stored (openpyxl writes only the anchor):
+                        # the used part of the sheet still reaches its far corner.
+                        sheet.max_row, sheet.max_col = max(area.row2, sheet.max_row), max(area.col2, sheet.max_col)
+                        check_extent(name, sheet.max_row, sheet.max_col, limits)
                     node.clear()
                     continue
             v = node.find(_V)

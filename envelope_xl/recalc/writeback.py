@@ -74,10 +74,17 @@ def write_back(source: Path, results: Results, output: Path, *, force: bool = Fa
                     elif info.filename == package.workbook_part:
                         data = ask_full_calculation(data)
                     zout.writestr(info, data, compress_type=info.compress_type)
+            os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes it private; the output is an ordinary file
             os.replace(temp, output)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def ask_full_calculation(workbook_xml: bytes) -> bytes:

@@ -1,7 +1,7 @@
 """Reference sheets written from `envelope_xl.reference`: the workbooks' assumption tables.
 
 Every number on these sheets is read from the core's data files (and a preset's parameter
-count from `model_params`), each row with its source, so a workbook never holds a copy
+counts from `model_params`), each row with its source, so a workbook never holds a copy
 typed by hand. The tables get defined names (`prec_bytes`, `gpu_table`, ...) and the
 functions below return the standard look-up formulas the plan sheets use.
 """
@@ -114,23 +114,28 @@ def add_gpus(wb: Workbook) -> None:
 
 def add_models(wb: Workbook) -> None:
     ws = _sheet(wb, "Models", "Model presets: published architectures",
-                "From envelope_xl/data/models.toml. parameters is computed from the architecture by MODEL_PARAMS "
-                "(total over all experts).")
+                "From envelope_xl/data/models.toml. parameters (total over all experts, for memory) and active "
+                "parameters (used per token, for compute) are computed from the architecture by MODEL_PARAMS.")
     fields = list(MODEL_FIELDS)
     rows = [
-        (m.name, model_params(m.name), *(getattr(m, f) for f in fields), *(getattr(m, f) for f in _MODEL_FLAGS),
-         m.source)
+        (m.name, model_params(m.name), model_params(m.name, active=True), *(getattr(m, f) for f in fields),
+         *(getattr(m, f) for f in _MODEL_FLAGS), m.source)
         for m in _entries(MODELS)
     ]
-    headers = ("model", "parameters", *fields, *_MODEL_FLAGS, "source")
-    widths = (15, 16, *(10 for _ in fields), *(10 for _ in _MODEL_FLAGS), 70)
-    first = _table(ws, headers, rows, widths, formats={c: style.COUNT for c in range(2, len(fields) + 3)})
+    counts = ("parameters", "active parameters")
+    headers = ("model", *counts, *fields, *_MODEL_FLAGS, "source")
+    widths = (15, 16, 16, *(10 for _ in fields), *(10 for _ in _MODEL_FLAGS), 70)
+    first_field = 2 + len(counts)
+    last_field = first_field + len(fields) - 1
+    first = _table(ws, headers, rows, widths, formats={c: style.COUNT for c in range(2, last_field + 1)})
     n = len(rows)
-    last = get_column_letter(len(fields) + 2)
     style.define(wb, "model_names", ws, _column(ws, 1, first, n))
     style.define(wb, "model_params", ws, _column(ws, 2, first, n))
-    style.define(wb, "model_fields", ws, f"C4:{last}4")
-    style.define(wb, "model_table", ws, f"C{first}:{last}{first + n - 1}")
+    style.define(wb, "model_active_params", ws, _column(ws, 3, first, n))
+    span = f"{get_column_letter(first_field)}{{}}:{get_column_letter(last_field)}{{}}"
+    header = FIRST_DATA_ROW - 1
+    style.define(wb, "model_fields", ws, span.format(header, header))
+    style.define(wb, "model_table", ws, span.format(first, first + n - 1))
 
 
 def add_lists(wb: Workbook) -> None:
@@ -190,5 +195,7 @@ def model_figure(model: str, field: str) -> str:
     return f'INDEX(model_table,MATCH({model},model_names,0),MATCH("{field}",model_fields,0))'
 
 
-def preset_params(model: str) -> str:
-    return f"INDEX(model_params,MATCH({model},model_names,0))"
+def preset_params(model: str, active: bool = False) -> str:
+    """A preset's parameter count: the total, or with `active` those used per token."""
+    column = "model_active_params" if active else "model_params"
+    return f"INDEX({column},MATCH({model},model_names,0))"

@@ -1,8 +1,10 @@
 """Workbook 2, the LLM serving plan: memory per GPU, roofline throughput, fleet size and cost.
 
-Weights (MODEL_MEM) and KV cache (KV_CACHE) against GPU memory, decode tokens/s from
-the roofline (DECODE_TPS), prefill (PREFILL_TIME), Little's law (CONCURRENCY), GPUs
-for the load (SERVING_GPUS) and the cost per million generated tokens.
+Weights (MODEL_MEM, all experts of a mixture) and KV cache (KV_CACHE, in its own
+precision) against GPU memory, decode tokens/s from the roofline (DECODE_TPS: weights
+read over bandwidth, active parameters over peak), prefill (PREFILL_TIME, active
+parameters), Little's law (CONCURRENCY), GPUs for the load (SERVING_GPUS) and the cost
+per million generated tokens.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ DEFAULTS = {
     "kv_heads_custom": 8,
     "head_dim_custom": 128,
     "precision": "bf16",
+    "kv_precision": "bf16",
     "gpu": "H100-SXM",
     "context": 8192,
     "batch": 32,
@@ -58,9 +61,12 @@ def _inputs(s: PlanSheet) -> None:
     s.input("head_dim_custom", "Custom: head width", d["head_dim_custom"], "",
             "width of one attention head when Model is 'custom'", whole_at_least(1), style.COUNT,
             unused_when=_PRESET)
-    s.input("precision", "Precision", d["precision"], "",
-            "format of the weights and the KV cache (int4/nf4: weight-only, bf16 compute)",
+    s.input("precision", "Weight precision", d["precision"], "",
+            "format of the weights (int4/nf4/awq: weight-only quantization, matmuls in bf16)",
             choice("prec_names", "a precision"), style.TEXT)
+    s.input("kv_precision", "KV-cache precision", d["kv_precision"], "",
+            "format of the cached keys and values: bf16 by default; fp8 KV caches exist (e.g. vLLM, TensorRT-LLM); "
+            "weight-only int4/nf4/awq keeps a bf16 cache", choice("prec_names", "a precision"), style.TEXT)
     s.input("gpu", "GPU type", d["gpu"], "", "accelerator, from the GPUs sheet", choice("gpu_names", "a GPU"),
             style.TEXT)
     s.input("context", "Context length", d["context"], "tokens",
@@ -84,24 +90,36 @@ def _inputs(s: PlanSheet) -> None:
 
 def _model(s: PlanSheet) -> None:
     s.section("2. The model")
-    s.step("params", "Parameters", "preset: computed from its architecture (Models sheet); custom: as given",
+    s.step("params", "Parameters (total)", "preset: computed from its architecture (Models sheet); custom: as given",
            f"IF({_CUSTOM},in_params_custom,{ref.preset_params('in_model')})", "parameters",
-           "all experts of a mixture are held in memory", style.COUNT, key=True)
+           "MODEL_PARAMS: all experts of a mixture are held in memory", style.COUNT, key=True)
+    s.step("active_params", "Active parameters per token",
+           "total - (experts - experts per token) x layers x one expert's MLP (Models sheet); custom: = total",
+           f"IF({_CUSTOM},out_params,{ref.preset_params('in_model', active=True)})", "parameters",
+           "MODEL_PARAMS(model, TRUE): sets prefill and decode FLOPs. Only the routed experts' MLPs run per "
+           "token (Mixtral: 47B total, 13B active, Jiang et al. 2024). Custom: taken as dense", style.COUNT)
     for field, label in (("layers", "Layers"), ("kv_heads", "KV heads"), ("head_dim", "Head width")):
         s.step(field, label, f"preset: {field} from the Models sheet; custom: as given",
                f"IF({_CUSTOM},in_{field}_custom,{ref.model_figure('in_model', field)})", "",
                "shape of the KV cache", style.COUNT)
+    for field, label in (("experts", "Experts per layer"), ("experts_per_token", "Experts routed per token")):
+        s.step(field, label, f"preset: {field} from the Models sheet; custom: 1 (dense)",
+               f"IF({_CUSTOM},1,{ref.model_figure('in_model', field)})", "",
+               "mixture of experts: which weights a decode step reads", style.COUNT)
 
 
 def _memory(s: PlanSheet) -> None:
     s.section("3. Memory on one GPU")
-    s.step("bytes", "Bytes per value", "bytes of one value in the precision (Precisions sheet)",
-           ref.precision_bytes("in_precision"), "bytes", "weights and KV cache in the same precision",
+    s.step("bytes", "Bytes per weight", "bytes of one value in the weight precision (Precisions sheet)",
+           ref.precision_bytes("in_precision"), "bytes", "int4/nf4/awq store 4 bits per weight and compute in bf16",
+           style.BYTES_EACH)
+    s.step("kv_bytes", "Bytes per KV-cache value", "bytes of one value in the KV-cache precision (Precisions sheet)",
+           ref.precision_bytes("in_kv_precision"), "bytes", "independent of the weight precision",
            style.BYTES_EACH)
     s.step("weights_gb", "Weights", "parameters x bytes per value", "out_params*out_bytes/1e9", "GB",
            f"Same as MODEL_MEM; {FUNCTIONS['MODEL_MEM'].assumptions[0]}", key=True)
     s.step("kv_per_seq_gb", "KV cache per sequence", "2 (K and V) x layers x KV heads x head width x context x bytes",
-           "2*out_layers*out_kv_heads*out_head_dim*in_context*out_bytes/1e9", "GB",
+           "2*out_layers*out_kv_heads*out_head_dim*in_context*out_kv_bytes/1e9", "GB",
            f"Same as KV_CACHE; {FUNCTIONS['KV_CACHE'].assumptions[0]}", style.THREE_DECIMALS, key=True)
     s.step("gpu_memory_gb", "GPU memory", "memory_gb of the GPU (GPUs sheet)",
            ref.gpu_figure("in_gpu", '"memory_gb"'), "GB", "capacity as printed on the datasheet", style.ONE_DECIMAL)
@@ -124,22 +142,34 @@ def _decode(s: PlanSheet) -> None:
     s.step("peak_tflops", "Dense peak", "the GPU's peak in the precision's peak field (Precisions sheet)",
            f"IF({peak}>0,{peak},NA())", "TFLOP/s", "dense tensor-core peak; #N/A when the GPU publishes none",
            style.ONE_DECIMAL)
-    s.step("step_memory_s", "Step time if bandwidth-bound", "weight bytes / bandwidth (every step reads all weights)",
-           "out_params*out_bytes/(out_bandwidth_tbs*1e12)", "s", FUNCTIONS["DECODE_TPS"].assumptions[1],
-           "0.00000")
-    s.step("step_compute_s", "Step time if compute-bound", "2 x parameters x batch / peak",
-           "2*out_params*in_batch/(out_peak_tflops*1e12)", "s", "2 FLOPs per parameter per token", "0.00000")
+    s.step("experts_read", "Experts read per layer and step", "experts per token x batch, at most the experts",
+           "MIN(out_experts,out_experts_per_token*in_batch)", "experts",
+           "assumption: the sequences of a batch route to different experts, so every expert is read once batch "
+           ">= experts / experts per token (1 for a dense model)", style.COUNT)
+    s.step("params_read", "Parameters read per step",
+           "active parameters + (experts read - experts per token) x one expert's parameters over all layers",
+           "out_active_params+IF(out_experts>out_experts_per_token,(out_experts_read-out_experts_per_token)"
+           "*(out_params-out_active_params)/(out_experts-out_experts_per_token),0)", "parameters",
+           "one expert = (total - active) / (experts - experts per token); dense: every parameter", style.COUNT)
+    s.step("step_memory_s", "Step time if bandwidth-bound", "parameters read x bytes per weight / bandwidth",
+           "out_params_read*out_bytes/(out_bandwidth_tbs*1e12)", "s",
+           f"every step streams the weights it touches; {FUNCTIONS['DECODE_TPS'].assumptions[1]}", "0.00000")
+    s.step("step_compute_s", "Step time if compute-bound", "2 x active parameters x batch / peak",
+           "2*out_active_params*in_batch/(out_peak_tflops*1e12)", "s",
+           "2 FLOPs per active parameter per token", "0.00000")
     s.step("step_s", "Time per decode step", "the larger of the two (roofline)",
            "MAX(out_step_memory_s,out_step_compute_s)", "s", FUNCTIONS["DECODE_TPS"].source, "0.00000")
     s.step("bound", "Bound by", "which limit sets the step time",
            'IF(out_step_memory_s>=out_step_compute_s,"memory bandwidth","compute")', "", "", style.TEXT)
     s.step("decode_tps", "Decode throughput per GPU", "batch / step time", "in_batch/out_step_s", "tokens/s",
-           "Same as DECODE_TPS: an upper bound", style.COUNT, key=True)
+           "an upper bound; same as DECODE_TPS for a dense model (and for a mixture at batch 1 with active "
+           "parameters)", style.COUNT, key=True)
     s.step("per_sequence_tps", "Speed each user sees", "1 / step time", "1/out_step_s", "tokens/s", "",
            style.ONE_DECIMAL)
-    s.step("prefill_s", "Prefill time", "2 x parameters x prompt tokens / (peak x MFU)",
-           "2*out_params*in_prompt_tokens/(out_peak_tflops*1e12*in_mfu)", "s",
-           f"Same as PREFILL_TIME; {FUNCTIONS['PREFILL_TIME'].assumptions[0]}", style.THREE_DECIMALS)
+    s.step("prefill_s", "Prefill time", "2 x active parameters x prompt tokens / (peak x MFU)",
+           "2*out_active_params*in_prompt_tokens/(out_peak_tflops*1e12*in_mfu)", "s",
+           f"Same as PREFILL_TIME(active parameters); {FUNCTIONS['PREFILL_TIME'].assumptions[0]}",
+           style.THREE_DECIMALS)
     s.step("request_latency_s", "Time per request", "prefill + tokens per request x step time",
            "out_prefill_s+in_tokens_per_request*out_step_s", "s", "no queueing; prefill not overlapped with decode",
            style.DECIMAL, key=True)

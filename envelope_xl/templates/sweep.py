@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook import Workbook
 
 from envelope_xl.catalog import call, get
-from envelope_xl.registry import ARG_DOCS
+from envelope_xl.registry import ARG_DOCS, show_value
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
 
@@ -26,18 +26,18 @@ DESCRIPTION = "Training and serving estimates for many scenarios at once, writte
 
 
 @dataclass(frozen=True)
-class Text:
-    """A text argument written in the formula, e.g. the field name of MODEL_CONFIG."""
+class Literal:
+    """A constant argument written in the formula: a MODEL_CONFIG field name, or TRUE."""
 
-    value: str
+    value: str | bool
 
 
 @dataclass(frozen=True)
 class Call:
-    """A call of a catalog function; an argument is a column key, a Text or another Call."""
+    """A call of a catalog function; an argument is a column key, a Literal or another Call."""
 
     function: str
-    args: tuple[str | Text | Call, ...]
+    args: tuple[str | Literal | Call, ...]
 
     def formula(self, refs: dict[str, str]) -> str:
         spec = get(self.function)
@@ -52,18 +52,18 @@ class Call:
         return call(self.function, *(_value_of(a, values) for a in self.args))
 
 
-def _formula_of(arg: str | Text | Call, refs: dict[str, str]) -> str:
+def _formula_of(arg: str | Literal | Call, refs: dict[str, str]) -> str:
     if isinstance(arg, Call):
         return arg.formula(refs)
-    if isinstance(arg, Text):
-        return f'"{arg.value}"'
+    if isinstance(arg, Literal):
+        return show_value(arg.value)
     return refs[arg]
 
 
-def _value_of(arg: str | Text | Call, values: dict[str, Any]) -> Any:
+def _value_of(arg: str | Literal | Call, values: dict[str, Any]) -> Any:
     if isinstance(arg, Call):
         return arg.evaluate(values)
-    if isinstance(arg, Text):
+    if isinstance(arg, Literal):
         return arg.value
     return values[arg]
 
@@ -83,7 +83,7 @@ class Column:
 
 
 def _config(field: str) -> Call:
-    return Call("MODEL_CONFIG", ("model", Text(field)))
+    return Call("MODEL_CONFIG", ("model", Literal(field)))
 
 
 def _arg_doc(name: str) -> str:
@@ -95,6 +95,8 @@ COLUMNS = (
     Column("model", "Model", 15, style.TEXT, True, style.choice("model_names", "a model preset"),
            note=_arg_doc("model")),
     Column("params", "Parameters", 17, style.COUNT, call=Call("MODEL_PARAMS", ("model",))),
+    Column("active_params", "Active parameters", 17, style.COUNT, call=Call("MODEL_PARAMS", ("model", Literal(True))),
+           note="parameters used per token (a mixture of experts runs only its routed experts): they set the compute"),
     Column("precision", "Precision", 10, style.TEXT, True, style.choice("prec_names", "a precision"),
            note=_arg_doc("precision")),
     Column("optimizer", "Optimizer", 11, style.TEXT, True, style.choice("opt_names", "an optimizer"),
@@ -121,13 +123,14 @@ COLUMNS = (
                                   "precision"))),
     Column("decode_tps", "Decode tokens/s", 11, style.COUNT,
            call=Call("DECODE_TPS", ("params", "gpu", "precision", "batch"))),
-    Column("train_flops", "Training FLOPs", 11, style.SCIENTIFIC, call=Call("TRAIN_FLOPS", ("params", "tokens"))),
+    Column("train_flops", "Training FLOPs", 11, style.SCIENTIFIC,
+           call=Call("TRAIN_FLOPS", ("active_params", "tokens"))),
     Column("train_days", "Training days", 10, style.ONE_DECIMAL,
-           call=Call("TRAIN_TIME", ("params", "tokens", "gpus", "gpu", "precision", "mfu"))),
+           call=Call("TRAIN_TIME", ("active_params", "tokens", "gpus", "gpu", "precision", "mfu"))),
     Column("gpu_hours", "GPU-hours", 13, style.COUNT,
-           call=Call("GPU_HOURS", ("params", "tokens", "gpu", "precision", "mfu"))),
+           call=Call("GPU_HOURS", ("active_params", "tokens", "gpu", "precision", "mfu"))),
     Column("cost_usd", "Cost (USD)", 15, style.USD,
-           call=Call("TRAIN_COST", ("params", "tokens", "usd_per_gpu_hour", "gpu", "precision", "mfu"))),
+           call=Call("TRAIN_COST", ("active_params", "tokens", "usd_per_gpu_hour", "gpu", "precision", "mfu"))),
     Column("chinchilla_tokens", "Chinchilla tokens", 19, style.COUNT, call=Call("CHINCHILLA_TOKENS", ("params",))),
 )
 

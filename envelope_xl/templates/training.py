@@ -1,7 +1,8 @@
 """Workbook 1, the LLM training plan: does it fit, how long, how much.
 
 Model states per GPU (TRAIN_MEM with ZeRO), activations (ACTIVATION_MEM, Korthikanti et
-al.), the fit against the GPU's memory, then 6PD compute, days, GPU-hours, cost and the
+al.), the fit against the GPU's memory, then 6PD compute (P = active parameters, so a
+mixture of experts counts only its routed experts), days, GPU-hours, cost and the
 Chinchilla-optimal token count, all with standard spreadsheet functions.
 """
 
@@ -87,9 +88,15 @@ def _inputs(s: PlanSheet) -> None:
 
 def _model(s: PlanSheet) -> None:
     s.section("2. The model")
-    s.step("params", "Parameters", "preset: computed from its architecture (Models sheet); custom: as given",
+    s.step("params", "Parameters (total)", "preset: computed from its architecture (Models sheet); custom: as given",
            f"IF({_CUSTOM},in_params_custom,{ref.preset_params('in_model')})", "parameters",
-           "MODEL_PARAMS counts embeddings, attention, MLP, norms (all experts of a mixture)", style.COUNT, key=True)
+           "MODEL_PARAMS: embeddings, attention, MLP, norms, all experts of a mixture. Sets the memory",
+           style.COUNT, key=True)
+    s.step("active_params", "Active parameters per token",
+           "total - (experts - experts per token) x layers x one expert's MLP (Models sheet); custom: = total",
+           f"IF({_CUSTOM},out_params,{ref.preset_params('in_model', active=True)})", "parameters",
+           "MODEL_PARAMS(model, TRUE): sets the compute. Only the routed experts' MLPs run per token (Mixtral: "
+           "47B total, 13B active, Jiang et al. 2024). Custom: taken as dense", style.COUNT, key=True)
     for field, label in (("layers", "Layers"), ("hidden", "Hidden width"), ("heads", "Attention heads")):
         s.step(field, label, f"preset: {field} from the Models sheet; custom: as given",
                f"IF({_CUSTOM},in_{field}_custom,{ref.model_figure('in_model', field)})", "",
@@ -157,8 +164,9 @@ def _fit(s: PlanSheet) -> None:
 def _compute(s: PlanSheet) -> None:
     time_spec = FUNCTIONS["TRAIN_TIME"]
     s.section("6. Compute, time and cost")
-    s.step("train_flops", "Training compute", "6 x parameters x tokens (forward 2, backward 4 per parameter-token)",
-           "6*out_params*in_tokens", "FLOP", FUNCTIONS["TRAIN_FLOPS"].source, style.SCIENTIFIC)
+    s.step("train_flops", "Training compute",
+           "6 x active parameters x tokens (forward 2, backward 4 per parameter-token)",
+           "6*out_active_params*in_tokens", "FLOP", FUNCTIONS["TRAIN_FLOPS"].source, style.SCIENTIFIC)
     peak = ref.gpu_figure("in_gpu", ref.peak_field("in_precision"))
     s.step("peak_tflops", "Dense peak per GPU", "the GPU's peak in the precision's peak field (Precisions sheet)",
            f"IF({peak}>0,{peak},NA())", "TFLOP/s", "dense tensor-core peak; #N/A when the GPU publishes none",
@@ -173,8 +181,9 @@ def _compute(s: PlanSheet) -> None:
            key=True)
     s.step("cost_usd", "Cost", "GPU-hours x price per GPU-hour", "out_gpu_hours*in_usd_per_gpu_hour", "USD",
            "Same as TRAIN_COST; every GPU-hour billed, no storage or network charges", style.USD, key=True)
-    s.step("chinchilla_tokens", "Chinchilla-optimal tokens", "20 x parameters", "20*out_params", "tokens",
-           FUNCTIONS["CHINCHILLA_TOKENS"].source, style.COUNT)
+    s.step("chinchilla_tokens", "Chinchilla-optimal tokens", "20 x total parameters", "20*out_params", "tokens",
+           "Hoffmann et al. 2022, Table 3, fitted on dense models; a mixture uses its total, the capacity "
+           "trained (each expert sees a share of the tokens): a rough guide", style.COUNT)
     s.step("tokens_vs_chinchilla", "Chosen tokens vs Chinchilla", "training tokens / Chinchilla-optimal tokens",
            "in_tokens/out_chinchilla_tokens", "x", "above 1: trained past compute-optimal (cheaper to serve)",
            style.DECIMAL)
