@@ -482,3 +482,10 @@ def test_lite_command_writes_the_two_files(tmp_path):
     result = run("lite", str(tmp_path / "book"))
     assert result.exit_code == 0
     assert sorted(p.name for p in (tmp_path / "book").iterdir()) == ["main.py", "requirements.txt"]
+
+
+@pytest.mark.parametrize("url", ["not a url", "http://example.org/e.whl", "https://example.org/e.whl\nevil==1"])
+def test_lite_refuses_a_wheel_url_it_cannot_install(tmp_path, url):
+    result = CliRunner().invoke(excel_cli.excel, ["lite", str(tmp_path / "book"), "--wheel-url", url])
+    assert result.exit_code == 2 and "expected the https:// address of a .whl file" in result.output
+    assert not (tmp_path / "book").exists()

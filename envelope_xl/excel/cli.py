@@ -7,6 +7,7 @@ anywhere but Windows). `lite` writes the two files an xlwings Lite workbook need
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -28,6 +29,13 @@ def _fail(message: str) -> NoReturn:
     """Bad usage: one line on stderr and exit status 2, as the rest of the command line."""
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
+
+
+def _wheel_url(value: str | None) -> str | None:
+    """A wheel address Lite can install: https (Excel's webview refuses plain http), ending in .whl."""
+    if value is not None and not re.fullmatch(r"https://[^\s\"'<>]+\.whl", value):
+        raise click.BadParameter(f"got {value!r}; expected the https:// address of a .whl file")
+    return value
 
 
 def _warn(message: str) -> None:
@@ -65,7 +73,8 @@ def excel() -> None:
     show_default=True,
     help="Where to write main.py and requirements.txt for xlwings Lite (macOS, web).",
 )
-@click.option("--wheel-url", help="xlwings Lite: install envelope-xl from this wheel URL instead of PyPI.")
+@click.option("--wheel-url", callback=lambda ctx, param, value: _wheel_url(value),
+              help="xlwings Lite: install envelope-xl from this wheel URL (https://...whl) instead of PyPI.")
 @click.option("--force", is_flag=True, help="Replace a different INTERPRETER_WIN setting, or existing Lite files.")
 @click.option("--dry-run", is_flag=True, help="Show what would be written, and write nothing.")
 def setup(
@@ -90,7 +99,8 @@ def setup(
 
 @excel.command(name="lite")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("envelope-xl-lite"))
-@click.option("--wheel-url", help="Install envelope-xl from this wheel URL instead of PyPI.")
+@click.option("--wheel-url", callback=lambda ctx, param, value: _wheel_url(value),
+              help="Install envelope-xl from this wheel URL (https://...whl) instead of PyPI.")
 @click.option("--force", is_flag=True, help="Replace main.py and requirements.txt if they exist.")
 def lite_files(directory: Path, wheel_url: str | None, force: bool) -> None:
     """Write main.py and requirements.txt for an xlwings Lite workbook into DIRECTORY."""
