@@ -7,7 +7,6 @@ accepts an integral float and refuses 64.5 rather than rounding it.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Generic, TypeVar
@@ -150,6 +149,8 @@ class Names(Generic[T]):
         allowed = f"expected a known {self.kind}: {', '.join(self.canonical)}"
         hint = ""
         if isinstance(name, str):
+            import difflib  # only when a name is wrong: keeps it off the start-up path
+
             close = difflib.get_close_matches(normalise(name), list(self._by_key), n=1, cutoff=0.6)
             if close:
                 hint = f"Did you mean {self._name_of[close[0]]!r}?"

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import tomllib
-from importlib.resources import files
 
 import pytest
 
 from envelope_xl.checks import normalise
-from envelope_xl.reference import GPU_FIELDS, GPUS, MODELS, OPTIMIZERS, PRECISIONS
+from envelope_xl.reference import DATA, GPU_FIELDS, GPUS, MODELS, OPTIMIZERS, PRECISIONS
 
-DATA = {name: tomllib.loads(files("envelope_xl.data").joinpath(name).read_text()) for name in
+FILES = {name: tomllib.loads((DATA / name).read_text()) for name in
         ("gpus.toml", "precisions.toml", "optimizers.toml", "models.toml")}
 
 
-@pytest.mark.parametrize("file", DATA)
+@pytest.mark.parametrize("file", FILES)
 def test_every_entry_cites_a_source(file):
-    for name, entry in DATA[file].items():
+    for name, entry in FILES[file].items():
         assert len(entry.get("source", "")) > 10, f"{file} [{name}] has no source"
 
 
-@pytest.mark.parametrize("file", DATA)
+@pytest.mark.parametrize("file", FILES)
 def test_aliases_are_unambiguous(file):
     seen: dict[str, str] = {}
-    for name, entry in DATA[file].items():
+    for name, entry in FILES[file].items():
         for key in (name, *entry.get("aliases", [])):
             owner = seen.setdefault(normalise(key), name)
             assert owner == name, f"{key!r} names both {owner} and {name}"
@@ -37,7 +36,7 @@ def test_the_issue_gpus_and_fields_are_present():
 
 
 def test_gpu_fields_are_known_and_positive():
-    for name, entry in DATA["gpus.toml"].items():
+    for name, entry in FILES["gpus.toml"].items():
         numbers = {k: v for k, v in entry.items() if isinstance(v, int | float)}
         assert set(numbers) <= set(GPU_FIELDS), name
         assert all(v > 0 for v in numbers.values()), name
@@ -46,7 +45,7 @@ def test_gpu_fields_are_known_and_positive():
 def test_sparse_datasheet_figures_are_halved():
     # NVIDIA's H100 SXM datasheet prints 1,979 TFLOPS bf16 "with sparsity"; dense is half.
     assert GPUS.get("gpu", "H100-SXM").specs["bf16_tflops"] == 1979 / 2
-    for name, entry in DATA["gpus.toml"].items():
+    for name, entry in FILES["gpus.toml"].items():
         assert "dense" in entry["notes"].lower() or "Dense" in entry["notes"], name
 
 
