@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
+
+# Property tests check values, not speed: no per-example deadline, which a busy CI machine
+# could exceed and turn into a spurious failure.
+settings.register_profile("envelope-xl", deadline=None)
+settings.load_profile("envelope-xl")
 
 
 def require(tool: str, missing_reason: str | None) -> None:
