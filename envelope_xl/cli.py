@@ -50,7 +50,7 @@ def run() -> None:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
         hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-        _fail(exc.format_message() + hint)
+        fail(exc.format_message() + hint)
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
@@ -59,10 +59,10 @@ def run() -> None:
         sys.exit(1)
 
 
-def _fail(message: str) -> NoReturn:
-    """Bad input: one line on stderr and exit status 2."""
+def fail(message: str, status: int = 2) -> NoReturn:
+    """Bad usage or input: one line on stderr and exit status 2 (every subcommand uses this)."""
     click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(status)
 
 
 def _literal(text: str) -> Any:
@@ -138,7 +138,7 @@ def call(function: str, args: tuple[str, ...], as_json: bool) -> None:
         bound = bind(spec, tuple(values), options)
         value = spec.fn(*bound)
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         given = dict(zip((a.name for a in spec.args), bound, strict=True))
         unit = spec.unit_of(given.get("unit"))
@@ -162,7 +162,7 @@ def explain(function: str, args: tuple[str, ...]) -> None:
         name, values, options = _parse(function, args)
         click.echo(explain_call(name, *values, **options).text())
     except InputError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @main.command()

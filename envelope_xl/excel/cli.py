@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
+from envelope_xl.cli import fail
 from envelope_xl.excel import TESTED_XLWINGS, UDF_MODULE, conf, lite
 
 FIRST_FORMULA = '=TRAIN_MEM(7e9,"bf16","adam")'
@@ -23,12 +23,6 @@ _HOSTS = {"win32": "Windows", "darwin": "macOS"}
 def host() -> str:
     """This machine's operating system, as users call it."""
     return _HOSTS.get(sys.platform, "Linux" if sys.platform.startswith("linux") else sys.platform)
-
-
-def _fail(message: str) -> NoReturn:
-    """Bad usage: one line on stderr and exit status 2, as the rest of the command line."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
 
 
 def _wheel_url(value: str | None) -> str | None:
@@ -107,13 +101,13 @@ def lite_files(directory: Path, wheel_url: str | None, force: bool) -> None:
     try:
         written = lite.write(directory, force=force, wheel_url=wheel_url)
     except FileExistsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo("Wrote " + " and ".join(str(path) for path in written))
 
 
 def _setup_classic(config_file: Path | None, force: bool, dry_run: bool) -> None:
     if host() != "Windows":
-        _fail(
+        fail(
             f"the classic xlwings add-in runs only in Windows desktop Excel, and this machine runs {host()}: "
             "run `envelope-xl excel setup` on the Windows PC that has Excel, "
             "or use xlwings Lite: `envelope-xl excel setup --platform web`"
@@ -126,7 +120,7 @@ def _setup_classic(config_file: Path | None, force: bool, dry_run: bool) -> None
     try:
         plan = conf.plan(conf.read(path), UDF_MODULE, sys.executable, force=force)
     except ValueError as exc:
-        _fail(f"{path}: {exc}")
+        fail(f"{path}: {exc}")
     for conflict in plan.conflicts:
         _warn(conflict)
     if not plan.changes:
@@ -167,7 +161,7 @@ def _setup_lite(target: str, lite_dir: Path, wheel_url: str | None, force: bool,
         try:
             lite.write(lite_dir, force=force, wheel_url=wheel_url)
         except FileExistsError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         click.echo(f"Wrote {main_py} and {requirements} for xlwings Lite.")
     click.echo(
         f"\nNext, in {where}:\n"

@@ -11,23 +11,17 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import tempfile
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
 from envelope_xl import __version__
+from envelope_xl.cli import fail
 from envelope_xl.libreoffice import extension, headless, profile
 from envelope_xl.libreoffice.headless import LibreOfficeError
 
 _TIMEOUT_S = 300.0  # unopkg registers Python components by starting a UNO runtime; give it time
-
-
-def _fail(message: str, status: int = 2) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(status)
 
 
 def _is_root() -> bool:
@@ -37,7 +31,7 @@ def _is_root() -> bool:
 def _unopkg() -> Path:
     found = profile.unopkg()
     if found is None:
-        _fail(profile.missing_message(), 1)
+        fail(profile.missing_message(), 1)
     return found
 
 
@@ -45,7 +39,7 @@ def _scope(shared: bool) -> list[str]:
     if shared:
         return ["--shared"]
     if _is_root():
-        _fail(
+        fail(
             "LibreOffice installs extensions per user and refuses to do so as root: run this command as the user "
             "who uses LibreOffice, or add --shared to install for every user of this machine"
         )
@@ -79,15 +73,15 @@ def libreoffice() -> None:
 def build(output: Path, force: bool, refresh_types: bool) -> None:
     """Write the extension file, to install with LibreOffice's Extension Manager or unopkg."""
     if output.suffix.lower() != ".oxt":
-        _fail(f"--output: got {str(output)!r}; expected a file name ending in .oxt")
+        fail(f"--output: got {str(output)!r}; expected a file name ending in .oxt")
     if output.exists() and not force:
-        _fail(f"--output: {output} exists; pass --force to overwrite it")
+        fail(f"--output: {output} exists; pass --force to overwrite it")
     try:
         if refresh_types:
             click.echo(f"type library refreshed in {extension.refresh_shipped_types()}")
         extension.build(output)
     except extension.ExtensionError as error:
-        _fail(str(error), 1)
+        fail(str(error), 1)
     click.echo(f"wrote {output} ({len(extension.functions())} functions)")
 
 
@@ -102,7 +96,7 @@ def install(shared: bool) -> None:
             # --force replaces an installed earlier version.
             _run_unopkg(["add", "--force", "--suppress-license", *scope, str(oxt)])
         except (extension.ExtensionError, LibreOfficeError) as error:
-            _fail(str(error), 1)
+            fail(str(error), 1)
     who = "every user of this machine" if shared else "you"
     click.echo(
         f"installed envelope-xl {__version__} ({len(extension.functions())} functions) in LibreOffice for {who}.\n"
@@ -121,5 +115,5 @@ def uninstall(shared: bool) -> None:
         if "no such extension" in str(error).lower():
             click.echo("envelope-xl is not installed in LibreOffice; nothing to remove.")
             return
-        _fail(str(error), 1)
+        fail(str(error), 1)
     click.echo("removed envelope-xl from LibreOffice. Restart LibreOffice to drop the functions.")

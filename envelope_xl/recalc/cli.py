@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from envelope_xl.cli import fail
 from envelope_xl.recalc.engines import ENGINE_NAMES, EngineUnavailableError, resolve
 from envelope_xl.recalc.safety import MB, Limits
 
@@ -136,8 +137,7 @@ def recalc(inputs, output, out_dir, engine, jobs, report, force, allow_errors, t
         outputs = plan_outputs(sources, output, out_dir)
         engine = resolve(engine)  # once, here: every worker then runs the same engine
     except (_UsageError, EngineUnavailableError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        fail(str(exc))
     limits = Limits(timeout=timeout, memory=memory_limit * MB, max_uncompressed=max_unpacked * MB,
                     max_cells=max_cells)
     work = [Job(s, o, engine, force, limits) for s, o in zip(sources, outputs, strict=True)]

@@ -193,13 +193,14 @@ def _tables(s: PlanSheet) -> None:
 
 
 def build() -> Workbook:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Cheat sheet"
-    s = PlanSheet(wb, ws, TITLE, "Model size, storage, throughput and training time: the formula, what to say "
-                  "aloud, and a worked example for each.",
-                  "Change any yellow cell and the worked examples follow. Reasoning beats arithmetic: state the "
-                  "assumptions before the number.")
+    s = PlanSheet.in_new_workbook(
+        "Cheat sheet", TITLE,
+        "Model size, storage, throughput and training time: the formula, what to say aloud, and a worked example "
+        "for each.",
+        "Change any yellow cell and the worked examples follow. Reasoning beats arithmetic: state the assumptions "
+        "before the number.",
+    )
+    wb = s.wb
     _model_size(s)
     _storage(s)
     _throughput(s)

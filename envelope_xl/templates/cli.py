@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
+from envelope_xl.cli import fail
 from envelope_xl.libreoffice import LibreOfficeError
 from envelope_xl.templates.build import WORKBOOKS, ChangedFileError, build_all, default_out_dir
 from envelope_xl.templates.render import DEFAULT_DPI, render_pngs
 
 _OUT_HELP = "folder to write to [default: the repository's templates/ in a source checkout, else ./templates]"
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
 
 
 @click.group()
@@ -35,9 +30,9 @@ def build(out_dir: Path | None, force: bool) -> None:
     try:
         paths = build_all(out_dir or default_out_dir(), force=force)
     except ChangedFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"--out: {exc}")
+        fail(f"--out: {exc}")
     for path in paths:
         click.echo(str(path))
 
@@ -55,10 +50,10 @@ def render(source_dir: Path | None, out_dir: Path, dpi: int) -> None:
     sources = [folder / w.FILENAME for w in WORKBOOKS]
     missing = [str(s) for s in sources if not s.is_file()]
     if missing:
-        _fail(f"--templates: {', '.join(missing)} not found; run `envelope-xl templates build` first")
+        fail(f"--templates: {', '.join(missing)} not found; run `envelope-xl templates build` first")
     try:
         pngs = render_pngs(sources, out_dir, dpi)
     except LibreOfficeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for png in pngs:
         click.echo(str(png))

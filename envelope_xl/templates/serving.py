@@ -223,12 +223,9 @@ _CHART_ROWS = (
 
 
 def build() -> Workbook:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Serving plan"
-    s = PlanSheet(wb, ws, TITLE, "How many GPUs does this load need, how fast is it, and what does a million "
-                  "tokens cost?", "Fill in the yellow cells (drop-downs offer the catalog; each has a note). "
-                  "Every other number is computed below, step by step, with the assumption behind it.")
+    s = PlanSheet.in_new_workbook("Serving plan", TITLE, "How many GPUs does this load need, how fast is it, and "
+                                  "what does a million tokens cost?", style.HOW_TO_WITH_LISTS)
+    wb = s.wb
     _inputs(s)
     _model(s)
     _memory(s)

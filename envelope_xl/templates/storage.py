@@ -127,12 +127,9 @@ def _chart(s: PlanSheet, first: int, last: int) -> None:
 
 
 def build() -> Workbook:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Storage plan"
-    s = PlanSheet(wb, ws, TITLE, "How much storage do these embeddings need today, and in a year?",
-                  "Fill in the yellow cells (each has a note). Every other number is computed below, step by "
-                  "step, with the assumption behind it.")
+    s = PlanSheet.in_new_workbook("Storage plan", TITLE, "How much storage do these embeddings need today, and in "
+                                  "a year?", style.HOW_TO.format("each has a note"))
+    wb = s.wb
     _inputs(s)
     _today(s)
     _projection(s)

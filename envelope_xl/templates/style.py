@@ -175,8 +175,23 @@ def rows_for(*texts: tuple[str, float]) -> float:
     return (max(1, lines) + slack) * LINE_HEIGHT
 
 
+#: What the third line of a plan sheet says: where the inputs are and what the rest is.
+HOW_TO = (
+    "Fill in the yellow cells ({}). Every other number is computed below, step by step, with the assumption "
+    "behind it."
+)
+HOW_TO_WITH_LISTS = HOW_TO.format("drop-downs offer the catalog; each has a note")
+
+
 class PlanSheet:
     """Writes a plan sheet row by row: title, inputs, numbered steps, checks."""
+
+    @classmethod
+    def in_new_workbook(cls, sheet_title: str, title: str, question: str, how_to: str) -> PlanSheet:
+        """A plan sheet as the first sheet of a new workbook (`plan.wb`)."""
+        wb = Workbook()
+        wb.active.title = sheet_title
+        return cls(wb, wb.active, title, question, how_to)
 
     def __init__(self, wb: Workbook, ws: Worksheet, title: str, question: str, how_to: str):
         self.wb, self.ws = wb, ws

@@ -212,12 +212,9 @@ _CHART_ROWS = (
 
 
 def build() -> Workbook:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Training plan"
-    s = PlanSheet(wb, ws, TITLE, "Does the model fit on the GPUs, and how long and how much will training take?",
-                  "Fill in the yellow cells (drop-downs offer the catalog; each has a note). Every other number "
-                  "is computed below, step by step, with the assumption behind it.")
+    s = PlanSheet.in_new_workbook("Training plan", TITLE, "Does the model fit on the GPUs, and how long and how "
+                                  "much will training take?", style.HOW_TO_WITH_LISTS)
+    wb = s.wb
     _inputs(s)
     _model(s)
     _model_states(s)
