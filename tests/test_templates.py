@@ -8,18 +8,22 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 from openpyxl.workbook import Workbook
 
+from envelope_xl import decode_tps
 from envelope_xl.catalog import CATALOG
 from envelope_xl.templates import (
     STANDARD_FUNCTIONS_ONLY,
     WORKBOOKS,
     build_bytes,
+    cheatsheet,
     default_out_dir,
     package,
     serving,
@@ -33,7 +37,8 @@ from envelope_xl.templates.style import INPUT_FILL
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "templates"
 #: The spreadsheet functions workbooks 1-4 may use: in Excel, LibreOffice Calc and Google Sheets alike.
-STANDARD = {"AND", "IF", "INDEX", "INT", "ISNA", "ISNUMBER", "MATCH", "MAX", "MIN", "NA", "ROUNDUP", "SUMIFS"}
+STANDARD = {"AND", "COUNTIF", "IF", "INDEX", "INT", "ISBLANK", "ISNA", "ISNUMBER", "MATCH", "MAX", "MIN", "NA",
+            "ROUNDUP", "ROWS", "SUMIFS"}
 _CALL = re.compile(r'"[^"]*"|([A-Z][A-Z0-9_.]*)\(')
 
 
@@ -142,7 +147,8 @@ def test_every_sheet_has_frozen_headers_widths_and_prints_one_page_wide(workbook
     for ws in wb.worksheets:
         setup = ws.page_setup
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
-        assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), ws.title
+        wide = 2 if (workbook, ws.title) == (sweep, "Scenarios") else 1  # training, then serving
+        assert (setup.fitToWidth, setup.fitToHeight) == (wide, 0), ws.title
         assert ws.column_dimensions["A"].width > 0, ws.title
         if ws.title not in ("About", "Lists"):
             assert ws.freeze_panes, ws.title
@@ -172,15 +178,16 @@ def test_reference_sheets_hold_the_catalog(books: dict[str, Workbook]) -> None:
 
 def test_sweep_is_written_with_the_envelope_functions(books: dict[str, Workbook]) -> None:
     ws = books[sweep.FILENAME]["Scenarios"]
-    assert ws.freeze_panes == "B2"
+    assert ws.freeze_panes == "C2"
     header = [c.value for c in ws[1]]
     assert header == [c.header for c in sweep.COLUMNS]
     assert ws["D2"].value == "=MODEL_PARAMS(B2,TRUE)"  # compute uses the active parameters
-    assert ws["O2"].value == "=TRAIN_MEM(C2,E2,F2,G2,H2)"  # memory the total
-    assert ws["U2"].value == "=TRAIN_TIME(D2,I2,G2,J2,E2,K2)"
+    assert ws["Q2"].value == "=TRAIN_MEM(C2,E2,H2,I2,J2)"  # memory the total
+    assert ws["R2"].value.startswith('=ACTIVATION_MEM(MODEL_CONFIG(B2,"layers"),')
+    assert ws["U2"].value == "=TRAIN_TIME(D2,K2,I2,F2,E2,L2)"
     used = set().union(*map(_functions, _formulas(books[sweep.FILENAME])))
-    assert used - {"IF"} <= {f.name for f in (CATALOG.get("function", n) for n in CATALOG)}
-    assert {"TRAIN_MEM", "TRAIN_TIME", "KV_CACHE", "MODEL_CONFIG", "DECODE_TPS"} <= used
+    assert used - {"IF", "INT", "OR", "ISTEXT"} <= {f.name for f in (CATALOG.get("function", n) for n in CATALOG)}
+    assert {"TRAIN_MEM", "ACTIVATION_MEM", "TRAIN_TIME", "KV_CACHE", "MODEL_CONFIG", "DECODE_TPS"} <= used
 
 
 def test_sweep_rows_are_inputs_then_formulas(books: dict[str, Workbook]) -> None:
@@ -201,8 +208,21 @@ def test_sweep_rows_are_inputs_then_formulas(books: dict[str, Workbook]) -> None
 def test_shipped_scenarios_are_accepted_by_the_core(scenario) -> None:
     values = sweep.scenario_values(scenario)
     numbers = [v for k, v in values.items() if k not in sweep.INPUT_KEYS and not isinstance(v, str)]
-    assert numbers and all(math.isfinite(v) and v > 0 for v in numbers)
+    assert numbers and all(math.isfinite(v) and v >= 0 for v in numbers)
     assert values["fits"] in ("yes", "no")
+    decode = values["decode_tps"]
+    assert isinstance(decode, float) or decode.startswith((sweep.WEIGHTS_TOO_LARGE, sweep.BATCH_TOO_LARGE))
+
+
+def test_sweep_flags_what_does_not_fit() -> None:
+    """405B on a B200 and GPT-3 on a V100: decode is refused (weights exceed one GPU); GPT-3's
+    training states and activations exceed a V100."""
+    rows = {s[0]: sweep.scenario_values(s) for s in sweep.SCENARIOS}
+    gpt3, llama405 = rows["GPT-3 175B as in 2020, V100s"], rows["Llama 3.1 405B on 4,096 B200s"]
+    assert gpt3["decode_tps"] == llama405["decode_tps"] == sweep.WEIGHTS_TOO_LARGE
+    assert gpt3["fits"] == "no" and gpt3["activation_gb"] > 0
+    small = rows["GPT-2 small on one L4, fp32"]
+    assert small["fits"] == "yes" and small["decode_tps"] > 0
 
 
 # The command ----------------------------------------------------------------------------------
@@ -233,3 +253,167 @@ def test_build_leaves_a_changed_workbook_alone_unless_forced(tmp_path: Path) -> 
 
 def test_default_folder_is_the_repository_templates() -> None:
     assert default_out_dir() == COMMITTED
+
+
+# What the shipped files hold, read as other programs read them ---------------------------------
+
+SHIPPED = [pytest.param(w, id=w.FILENAME) for w in WORKBOOKS]
+_CELL_XML = re.compile(rb"<c\b[^>]*>(.*?)</c>", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, Workbook]:
+    """The committed workbooks (formulas), as a spreadsheet program gets them."""
+    return {w.FILENAME: load_workbook(COMMITTED / w.FILENAME) for w in WORKBOOKS}
+
+
+@pytest.mark.parametrize("workbook", SHIPPED)
+def test_every_formula_cell_ships_with_its_value(workbook) -> None:
+    """Readers that never recalculate (previews, pandas) show the cached values; Excel recalculates on open."""
+    with zipfile.ZipFile(COMMITTED / workbook.FILENAME) as package:
+        sheets = [n for n in package.namelist() if n.startswith("xl/worksheets/sheet")]
+        formulas = without_value = 0
+        for name in sheets:
+            for body in _CELL_XML.findall(package.read(name)):
+                if b"<f>" in body or b"<f " in body:
+                    formulas += 1
+                    without_value += b"<v>" not in body
+        assert b'fullCalcOnLoad="1"' in package.read("xl/workbook.xml")
+    assert formulas > 0 and without_value == 0, f"{without_value} of {formulas} formula cells have no cached value"
+
+
+@pytest.mark.parametrize("workbook", SHIPPED)
+def test_shipped_values_have_no_error_and_match_the_core(workbook) -> None:
+    from test_templates_libreoffice import WORKBOOKS as EXPECTED
+    from test_templates_libreoffice import _error_cells, _mismatches, with_checks
+
+    values = load_workbook(COMMITTED / workbook.FILENAME, data_only=True)
+    assert not _error_cells(values)
+    if workbook is sweep:
+        ws = values["Scenarios"]
+        for row, scenario in enumerate(sweep.SCENARIOS, start=sweep.FIRST_ROW):
+            want = sweep.scenario_values(scenario)
+            for i, column in enumerate(sweep.COLUMNS, start=1):
+                assert _same(ws.cell(row, i).value, want[column.key]), (scenario[0], column.key)
+        return
+    key = next(k for k, (module, _, _) in EXPECTED.items() if module is workbook)
+    expected = with_checks(values, workbook, EXPECTED[key][2](dict(workbook.DEFAULTS)))
+    assert not _mismatches(values, expected)
+
+
+def _same(got: Any, want: Any) -> bool:
+    """Equal texts, or numbers equal to a relative 1e-12 (the value as the engine computed it, stored
+    with repr: only the last bit may differ from the core's own computation)."""
+    if isinstance(want, str) or isinstance(got, str):
+        return got == want
+    return math.isclose(got, want, rel_tol=1e-12)
+
+
+#: Key results a planner reads first, as (sheet, label in column B) -> what the core gives for the defaults.
+def _key_results() -> dict[str, dict[str, Any]]:
+    from envelope_xl import concurrency, embed_storage, model_mem, model_params, serving_gpus, train_mem, train_time
+
+    p8b = model_params("llama-3-8b")
+    return {
+        training.FILENAME: {"Model states per GPU": train_mem(p8b, "bf16", "adam", 512, 1),
+                            "Training time": train_time(p8b, 2e12, 512, "H100-SXM", "bf16", 0.4)},
+        serving.FILENAME: {"Weights": model_mem(p8b, "bf16"), "Batch that runs": 32,
+                           "GPUs needed": serving_gpus(20, 300, decode_tps(p8b, "H100-SXM", "bf16", 32), 0.7)},
+        storage.FILENAME: {"Indexed storage": embed_storage(1e9, 256, "fp32", 3, 0.3)},
+        cheatsheet.FILENAME: {"Inference weights": 14, "Training model states": 112,
+                              "Requests in flight": concurrency(2000, 1.5)},
+    }
+
+
+@pytest.mark.parametrize("workbook", SHIPPED)
+def test_a_second_reader_shows_the_results(workbook) -> None:
+    """python-calamine (Rust calamine, as pandas' calamine engine) reads the values without recalculating."""
+    calamine = pytest.importorskip("python_calamine")
+    book = calamine.CalamineWorkbook.from_path(str(COMMITTED / workbook.FILENAME))
+    rows = book.get_sheet_by_name(book.sheet_names[0]).to_python()
+    if workbook is sweep:
+        by_scenario = {row[0]: dict(zip([c.key for c in sweep.COLUMNS], row, strict=False)) for row in rows[1:]}
+        for scenario in sweep.SCENARIOS:
+            want, got = sweep.scenario_values(scenario), by_scenario[scenario[0]]
+            for key in ("params", "train_mem_gb", "activation_gb", "fits", "train_days", "decode_tps"):
+                assert _same(got[key], want[key]), (scenario[0], key)
+        return
+    assert str(rows[3][0]).startswith("All ") and rows[3][0].endswith(" checks pass.")
+    shown = {row[1]: row[3] for row in rows if len(row) > 3 and row[1]}
+    for label, want in _key_results()[workbook.FILENAME].items():
+        assert shown[label] == pytest.approx(want, rel=1e-12), label
+
+
+# Static checks: what Excel and LibreOffice read differently from what was meant -----------------
+
+def _spreadsheet_function_names() -> set[str]:
+    import formulas
+
+    return {name.split(".", 1)[-1] if name.startswith("_XLFN.") else name for name in formulas.get_functions()}
+
+
+@pytest.mark.parametrize("workbook", SHIPPED)
+def test_no_defined_name_shadows_a_function(workbook, shipped: dict[str, Workbook]) -> None:
+    """Names are case-insensitive: a name `model_params` makes MODEL_PARAMS(B2) read as name + "(B2)"."""
+    functions = {n.upper() for n in CATALOG} | {n.upper() for n in _spreadsheet_function_names()}
+    clashes = sorted(n for n in shipped[workbook.FILENAME].defined_names if n.upper() in functions)
+    assert not clashes
+
+
+@pytest.mark.parametrize("workbook", SHIPPED)
+def test_validation_formulas_are_written_for_the_top_left_cell(workbook, shipped: dict[str, Workbook]) -> None:
+    """A custom rule over K2:K209 must test K2 (relative): the other cells follow by offset."""
+    for ws in shipped[workbook.FILENAME].worksheets:
+        for dv in ws.data_validations.dataValidation:
+            if dv.type != "custom":
+                continue
+            top_left = str(dv.sqref).split()[0].split(":")[0]
+            refs = set(re.findall(r"\$?[A-Z]{1,3}\$?\d+(?::\$?[A-Z]{1,3}\$?\d+)?", dv.formula1))
+            assert refs == {top_left}, f"{ws.title}!{dv.sqref}: {dv.formula1}"
+
+
+@pytest.mark.parametrize("workbook", SHIPPED)
+def test_validation_titles_are_whole(workbook, shipped: dict[str, Workbook]) -> None:
+    """Dialog titles hold 32 characters: a title is whole (never cut mid-word) and the message says the rest."""
+    from envelope_xl.templates.style import dialog_title
+
+    for ws in shipped[workbook.FILENAME].worksheets:
+        for dv in ws.data_validations.dataValidation:
+            label = dv.error.split(": expected ")[0]
+            assert dv.errorTitle == dialog_title(f"{label}: not allowed", label), dv.errorTitle
+            assert dv.promptTitle == dialog_title(label, "Allowed entries"), dv.promptTitle
+
+
+#: Functions newer than Excel 2007, which a file must store with the _xlfn. prefix (else Excel shows #NAME?).
+NEWER_FUNCTIONS = {
+    "AGGREGATE", "CEILING.MATH", "CONCAT", "DAYS", "FILTER", "FLOOR.MATH", "FORMULATEXT", "IFNA", "IFS", "ISFORMULA",
+    "LAMBDA", "LET", "MAXIFS", "MINIFS", "NUMBERVALUE", "RANDARRAY", "SEQUENCE", "SHEET", "SHEETS", "SORT",
+    "SORTBY", "STDEV.S", "SWITCH", "TEXTJOIN", "UNIQUE", "XLOOKUP", "XMATCH", "XOR",
+}
+
+
+@pytest.mark.parametrize("workbook", SHIPPED)
+def test_newer_functions_carry_the_xlfn_prefix(workbook) -> None:
+    with zipfile.ZipFile(COMMITTED / workbook.FILENAME) as package:
+        texts = [f.decode() for n in package.namelist() if n.startswith("xl/")
+                 for f in re.findall(rb"<f\b[^>]*>([^<]*)</f>", package.read(n))]
+    unprefixed = {m.group(1) for t in texts for m in re.finditer(r"(?<![\w.])([A-Z][A-Z0-9.]*)\(", t)}
+    assert not unprefixed & NEWER_FUNCTIONS
+
+
+@pytest.mark.parametrize("workbook", PLANS)
+def test_failed_checks_are_unmistakable(workbook, shipped: dict[str, Workbook]) -> None:
+    """Every check cell turns red unless it says OK, and the summary at the top turns red or green."""
+    from envelope_xl.templates.style import FAIL_FILL, SUMMARY_ROW
+
+    wb = shipped[workbook.FILENAME]
+    ws = wb.worksheets[0]
+    _, area = next(wb.defined_names["out_all_checks"].destinations)
+    area = area.replace("$", "")
+    rules = {str(cf.sqref): cf.rules for cf in ws.conditional_formatting}
+    assert any(r.formula[0].endswith('<>"OK"') and r.dxf.fill.fgColor.rgb == FAIL_FILL.fgColor.rgb
+               for r in rules[area])
+    assert ws.cell(SUMMARY_ROW, 1).value.startswith("=IF(")
+    assert any(str(cf.sqref).startswith(f"A{SUMMARY_ROW}:") for cf in ws.conditional_formatting)
+    inputs = {n[3:] for n in wb.defined_names if n.startswith("in_")}
+    assert {f"out_input_{name}" for name in inputs} <= set(wb.defined_names), "a check row per input"

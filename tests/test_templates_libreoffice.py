@@ -127,43 +127,53 @@ def expected_serving(v: dict[str, Any]) -> dict[str, Any]:
     kv = kv_cache(L, kvh, hd, v["context"], 1, v["kv_precision"])
     memory = gpu_spec(gpu, "memory_gb")
     max_batch = max(0, math.floor((memory - weights) / kv * (1 + 1e-12)))
-    batch_memory = weights + batch * kv
+    runs = min(batch, max_batch)  # the batch the plan computes with: the chosen one, or the largest that fits
+    prefill = prefill_time(A, v["prompt_tokens"], gpu, prec, v["mfu"])
+    demand = v["qps"] * v["tokens_per_request"]
+    out: dict[str, Any] = {
+        "params": P, "active_params": A, "layers": L, "kv_heads": kvh, "head_dim": hd, "experts": E,
+        "experts_per_token": k, "bytes": bytes_per_param(prec), "kv_bytes": bytes_per_param(v["kv_precision"]),
+        "weights_gb": weights, "kv_per_seq_gb": kv, "gpu_memory_gb": memory, "kv_room_gb": memory - weights,
+        "max_batch": max_batch, "batch_fits": "yes" if batch <= max_batch else "no", "run_batch": runs,
+        "batch_memory_gb": weights + runs * kv,
+        "bandwidth_tbs": gpu_spec(gpu, "bandwidth_tbs"), "peak_tflops": _peak(gpu, prec), "prefill_s": prefill,
+        "demand_tps": demand,
+        "check_peak": "OK",
+        "check_weights": "OK" if weights <= memory else serving.WEIGHTS_TOO_LARGE,
+        "check_batch": "OK" if batch <= max_batch else (
+            f"batch {batch} does not fit: the plan uses {max_batch}, the largest that fits" if max_batch >= 1
+            else serving.NOTHING_RUNS if weights > memory else serving.NO_SEQUENCE_FITS),
+    }
+    decode_outputs = ("experts_read", "params_read", "step_memory_s", "step_compute_s", "step_s", "bound",
+                      "decode_tps", "per_sequence_tps", "request_latency_s", "meets_latency", "concurrency",
+                      "gpus_needed", "in_flight_per_gpu", "cost_per_hour", "cost_per_million")
+    if runs == 0:  # nothing fits on one GPU: the decode results stay blank and their checks say why
+        return {**out, **dict.fromkeys(decode_outputs, ""), "check_latency": serving.NOT_RUN,
+                "check_in_flight": serving.NOT_RUN}
     # Each sequence reads its k routed experts, all different (worst case): all E once batch >= E / k.
-    experts_read = min(E, k * batch)
+    experts_read = min(E, k * runs)
     read = A + ((experts_read - k) * (P - A) / (E - k) if k < E else 0)
     step_memory = read * bytes_per_param(prec) / (gpu_spec(gpu, "bandwidth_tbs") * 1e12)
-    step_compute = 2 * A * batch / (_peak(gpu, prec) * 1e12)
-    tps = batch / max(step_memory, step_compute)
-    if read == A == P or batch == 1:  # dense, or one sequence: DECODE_TPS with the parameters a step uses
-        assert math.isclose(tps, decode_tps(A, gpu, prec, batch), rel_tol=1e-12)
-    prefill = prefill_time(A, v["prompt_tokens"], gpu, prec, v["mfu"])
-    latency = prefill + v["tokens_per_request"] * batch / tps
+    step_compute = 2 * A * runs / (_peak(gpu, prec) * 1e12)
+    tps = runs / max(step_memory, step_compute)
+    if read == A == P or runs == 1:  # dense, or one sequence: DECODE_TPS with the parameters a step uses
+        assert math.isclose(tps, decode_tps(A, gpu, prec, runs), rel_tol=1e-12)
+    latency = prefill + v["tokens_per_request"] * runs / tps
     in_flight = concurrency(v["qps"], latency)
-    demand = v["qps"] * v["tokens_per_request"]
     gpus = serving_gpus(v["qps"], v["tokens_per_request"], tps, v["target_utilization"])
     cost_per_hour = gpus * v["usd_per_gpu_hour"]
     return {
-        "params": P, "active_params": A, "layers": L, "kv_heads": kvh, "head_dim": hd, "experts": E,
-        "experts_per_token": k, "experts_read": experts_read, "params_read": read,
-        "bytes": bytes_per_param(prec), "kv_bytes": bytes_per_param(v["kv_precision"]), "weights_gb": weights,
-        "kv_per_seq_gb": kv, "gpu_memory_gb": memory,
-        "kv_room_gb": memory - weights, "max_batch": max_batch, "batch_memory_gb": batch_memory,
-        "batch_fits": "yes" if batch_memory <= memory else "no",
-        "bandwidth_tbs": gpu_spec(gpu, "bandwidth_tbs"), "peak_tflops": _peak(gpu, prec),
-        "step_memory_s": step_memory, "step_compute_s": step_compute, "step_s": batch / tps,
+        **out, "experts_read": experts_read, "params_read": read, "step_memory_s": step_memory,
+        "step_compute_s": step_compute, "step_s": runs / tps,
         "bound": "memory bandwidth" if step_memory >= step_compute else "compute",
-        "decode_tps": tps, "per_sequence_tps": tps / batch, "prefill_s": prefill, "request_latency_s": latency,
+        "decode_tps": tps, "per_sequence_tps": tps / runs, "request_latency_s": latency,
         "meets_latency": "yes" if latency <= v["latency_target_s"] else "no",
-        "concurrency": in_flight, "demand_tps": demand, "gpus_needed": gpus, "in_flight_per_gpu": in_flight / gpus,
+        "concurrency": in_flight, "gpus_needed": gpus, "in_flight_per_gpu": in_flight / gpus,
         "cost_per_hour": cost_per_hour, "cost_per_million": cost_per_hour / (demand * 3600) * 1e6,
-        "check_peak": "OK",
-        "check_weights": "OK" if weights <= memory else "weights alone exceed the GPU: shard the model (tensor "
-        "parallel) or quantize",
-        "check_batch": "OK" if batch_memory <= memory else f"lower the batch to {max_batch} or less",
         "check_latency": "OK" if latency <= v["latency_target_s"] else "too slow: smaller batch, faster GPU or "
         "fewer tokens",
-        "check_in_flight": "OK" if in_flight / gpus <= batch else "more requests in flight than batch slots: they "
-        "will queue",
+        "check_in_flight": "OK" if in_flight / gpus <= runs else "more requests in flight per GPU than the batch "
+        f"that runs ({runs}): they will queue",
     }
 
 
@@ -261,12 +271,14 @@ def random_cheatsheet(rng: random.Random) -> dict[str, Any]:
     }
 
 
-#: Inputs chosen on top of the defaults, for branches random draws rarely reach: a mixture of
-#: experts below the batch at which every expert is read (8 / 2 = 4), and weight-only int4 with an
-#: fp8 KV cache.
+#: Inputs chosen on top of the defaults, for branches random draws rarely reach: a batch that does
+#: not fit, weights that do not fit, a mixture of experts below the batch at which every expert is
+#: read (8 / 2 = 4), and weight-only int4 with an fp8 KV cache.
 CHOSEN: dict[str, list[dict[str, Any]]] = {
     "training": [{"model": "mixtral-8x7b", "zero_stage": 3}],
     "serving": [
+        {"gpu": "L4"},  # batch 32 does not fit (7 does): the plan runs 7
+        {"model": "llama-3.1-405b", "gpu": "L4"},  # the weights alone exceed the GPU: nothing runs
         {"model": "mixtral-8x7b", "batch": 1},
         {"model": "mixtral-8x7b", "batch": 2, "precision": "int4", "kv_precision": "fp8"},
         {"model": "mixtral-8x7b", "batch": 3, "gpu": "MI300X"},
@@ -356,11 +368,32 @@ def recalculated(soffice: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     }
 
 
+def with_checks(wb: Workbook, module: Any, expected: dict[str, Any]) -> dict[str, Any]:
+    """`expected` plus the input checks (all "OK": the inputs drawn are valid), the check block and
+    the summary line, from the check results in `expected`."""
+    expected = {**expected, **{f"input_{name}": "OK" for name in module.DEFAULTS}}
+    sheet, area = next(wb.defined_names["out_all_checks"].destinations)
+    ws = wb[sheet]
+    first, last = (int(re.sub(r"\D", "", part)) for part in area.split(":"))
+    at_row = {}
+    for name in expected:
+        _, coordinate = next(wb.defined_names[f"out_{name}"].destinations)
+        if ":" not in coordinate:  # ranges (the storage projection) are no check
+            at_row[ws[coordinate.replace("$", "")].row] = name
+    checks = [expected[at_row[r]] for r in range(first, last + 1)]
+    failed = sum(c != "OK" for c in checks)
+    steps = f"{ws.cell(first, 1).value} to {ws.cell(last, 1).value}"
+    summary = (f"All {len(checks)} checks pass." if not failed else
+               f"ATTENTION: {failed} of {len(checks)} checks fail: see the red rows among the checks, steps {steps}.")
+    return {**expected, "all_checks": checks, "summary": summary}
+
+
 def _mismatches(wb: Workbook, expected: dict[str, Any]) -> list[str]:
     wrong = []
     for name, want in expected.items():
         got = _named_values(wb, f"out_{name}")
         wants, gots = (want, got) if isinstance(want, list) else ([want], [got])
+        gots = ["" if g is None else g for g in gots]  # a formula showing "" reads back as an empty cell
         for w, g in zip(wants, gots, strict=True):
             if isinstance(w, str) or isinstance(g, str):
                 ok = w == g
@@ -377,7 +410,7 @@ def test_every_output_equals_the_core(key: str, recalculated: dict) -> None:
     cases = recalculated[key]
     assert len(cases) == 1 + len(CHOSEN[key]) + RANDOM_SETS
     for values, wb in cases:
-        expected = expect(values)
+        expected = with_checks(wb, module, expect(values))
         outputs = {n[4:] for n in wb.defined_names if n.startswith("out_")}
         assert outputs == set(expected), f"outputs without a core answer: {sorted(outputs ^ set(expected))}"
         wrong = _mismatches(wb, expected)

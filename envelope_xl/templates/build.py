@@ -1,11 +1,23 @@
-"""Building the workbooks into a folder, without overwriting a file somebody changed."""
+"""Building the workbooks into a folder, without overwriting a file somebody changed.
+
+A workbook is generated with openpyxl, which stores formulas without values, then
+computed by the project's own recalculation engine (`envelope-xl recalc`, Python
+engine), whose write-back caches every value and keeps everything else byte for byte
+(asking Excel to recalculate on open): readers that never recalculate (previews,
+pandas, mobile viewers) show the results too.
+"""
 
 from __future__ import annotations
 
 import io
+import tempfile
 import zipfile
 from pathlib import Path
 from types import ModuleType
+
+from envelope_xl.recalc.engine import CellError
+from envelope_xl.recalc.python_engine import PythonEngine
+from envelope_xl.recalc.writeback import write_back
 
 from envelope_xl.templates import cheatsheet, package, serving, storage, sweep, training
 
@@ -28,10 +40,27 @@ def default_out_dir() -> Path:
 
 
 def build_bytes(workbook: ModuleType) -> bytes:
-    """The .xlsx file of one workbook module, byte-identical from build to build."""
+    """The .xlsx file of one workbook module, every value cached, byte-identical from build to build."""
     wb = workbook.build()
     package.set_properties(wb, workbook.TITLE, workbook.DESCRIPTION)
-    return package.workbook_bytes(wb)
+    return computed(package.workbook_bytes(wb), workbook.FILENAME)
+
+
+class ComputeError(Exception):
+    """A workbook being built computes an error value in some cell."""
+
+
+def computed(data: bytes, name: str = "workbook.xlsx") -> bytes:
+    """The package `data` with the value of every formula cell cached, as `envelope-xl recalc` writes it."""
+    with tempfile.TemporaryDirectory(prefix="envelope-xl-build-") as scratch:
+        source, target = Path(scratch) / name, Path(scratch) / "computed" / name
+        source.write_bytes(data)
+        values = PythonEngine().compute(source)
+        errors = sorted(f"{sheet}!{ref} = {v.code}" for (sheet, ref), v in values.items() if isinstance(v, CellError))
+        if errors:
+            raise ComputeError(f"{name}: error values in {', '.join(errors[:5])}")
+        write_back(source, values, target)
+        return target.read_bytes()
 
 
 def build_all(out_dir: Path, force: bool = False) -> list[Path]:

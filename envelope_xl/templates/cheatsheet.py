@@ -205,6 +205,8 @@ def build() -> Workbook:
     _storage(s)
     _throughput(s)
     _training_time(s)
+    s.section("Checks")
+    s.checks()
     _tables(s)
     ref.add_reference_sheets(wb, ("precisions", "optimizers", "gpus", "lists"))
     return wb

@@ -130,8 +130,9 @@ def add_models(wb: Workbook) -> None:
     first = _table(ws, headers, rows, widths, formats={c: style.COUNT for c in range(2, last_field + 1)})
     n = len(rows)
     style.define(wb, "model_names", ws, _column(ws, 1, first, n))
-    style.define(wb, "model_params", ws, _column(ws, 2, first, n))
-    style.define(wb, "model_active_params", ws, _column(ws, 3, first, n))
+    # Not "model_params": names are case-insensitive, and MODEL_PARAMS( would read as that name.
+    style.define(wb, "preset_params", ws, _column(ws, 2, first, n))
+    style.define(wb, "preset_active_params", ws, _column(ws, 3, first, n))
     span = f"{get_column_letter(first_field)}{{}}:{get_column_letter(last_field)}{{}}"
     header = FIRST_DATA_ROW - 1
     style.define(wb, "model_fields", ws, span.format(header, header))
@@ -197,5 +198,5 @@ def model_figure(model: str, field: str) -> str:
 
 def preset_params(model: str, active: bool = False) -> str:
     """A preset's parameter count: the total, or with `active` those used per token."""
-    column = "model_active_params" if active else "model_params"
+    column = "preset_active_params" if active else "preset_params"
     return f"INDEX({column},MATCH({model},model_names,0))"

@@ -42,6 +42,12 @@ DEFAULTS = {
 }
 
 _CUSTOM = f'in_model="{ref.CUSTOM_MODEL}"'
+#: The results of a decode step exist only when at least one sequence fits beside the weights.
+_RUNS = "out_run_batch>=1"
+WEIGHTS_TOO_LARGE = "weights alone exceed the GPU: shard the model (tensor parallel) or quantize"
+NOTHING_RUNS = "no batch runs: the weights alone exceed the GPU"
+NO_SEQUENCE_FITS = "no batch runs: one sequence of this context does not fit beside the weights; shorten the context"
+NOT_RUN = "not checked: no batch runs on one GPU (see Batch fits?)"
 _PRESET = f'in_model<>"{ref.CUSTOM_MODEL}"'
 
 
@@ -52,14 +58,14 @@ def _inputs(s: PlanSheet) -> None:
             "a preset (architecture on the Models sheet) or 'custom' to use the four custom cells below",
             choice("list_models", "a model preset or custom"), style.TEXT)
     s.input("params_custom", "Custom: parameters", d["params_custom"], "parameters",
-            "parameter count when Model is 'custom' (e.g. 7e9)", positive(), style.COUNT, unused_when=_PRESET)
+            "parameter count when Model is 'custom' (e.g. 7e9)", positive(1e14), style.COUNT, unused_when=_PRESET)
     s.input("layers_custom", "Custom: layers", d["layers_custom"], "layers",
-            "transformer blocks when Model is 'custom'", whole_at_least(1), style.COUNT, unused_when=_PRESET)
+            "transformer blocks when Model is 'custom'", whole_at_least(1, 1000), style.COUNT, unused_when=_PRESET)
     s.input("kv_heads_custom", "Custom: KV heads", d["kv_heads_custom"], "heads",
-            "key/value heads when Model is 'custom' (fewer than query heads with GQA)", whole_at_least(1),
+            "key/value heads when Model is 'custom' (fewer than query heads with GQA)", whole_at_least(1, 10_000),
             style.COUNT, unused_when=_PRESET)
     s.input("head_dim_custom", "Custom: head width", d["head_dim_custom"], "",
-            "width of one attention head when Model is 'custom'", whole_at_least(1), style.COUNT,
+            "width of one attention head when Model is 'custom'", whole_at_least(1, 100_000), style.COUNT,
             unused_when=_PRESET)
     s.input("precision", "Weight precision", d["precision"], "",
             "format of the weights (int4/nf4/awq: weight-only quantization, matmuls in bf16)",
@@ -70,22 +76,24 @@ def _inputs(s: PlanSheet) -> None:
     s.input("gpu", "GPU type", d["gpu"], "", "accelerator, from the GPUs sheet", choice("gpu_names", "a GPU"),
             style.TEXT)
     s.input("context", "Context length", d["context"], "tokens",
-            "tokens cached per sequence (prompt + generated)", whole_at_least(1), style.COUNT)
-    s.input("batch", "Batch", d["batch"], "sequences", "sequences decoded together on one GPU", whole_at_least(1),
+            "tokens cached per sequence (prompt + generated)", whole_at_least(1, 10_000_000), style.COUNT)
+    s.input("batch", "Batch", d["batch"], "sequences",
+            "sequences decoded together on one GPU (the plan uses the largest batch that fits when this one does "
+            "not)", whole_at_least(1, 1_000_000),
             style.COUNT)
-    s.input("qps", "Load", d["qps"], "requests/s", "requests arriving per second", positive(), style.DECIMAL)
+    s.input("qps", "Load", d["qps"], "requests/s", "requests arriving per second", positive(1e9), style.DECIMAL)
     s.input("tokens_per_request", "Tokens per request", d["tokens_per_request"], "tokens",
-            "tokens generated per request", positive(), style.COUNT)
+            "tokens generated per request", positive(1e7), style.COUNT)
     s.input("prompt_tokens", "Prompt tokens", d["prompt_tokens"], "tokens", "tokens in each request's prompt",
-            positive(), style.COUNT)
+            positive(1e7), style.COUNT)
     s.input("latency_target_s", "Latency target", d["latency_target_s"], "s",
-            "time a request may spend in the system, end to end", positive(), style.DECIMAL)
+            "time a request may spend in the system, end to end", positive(86400), style.DECIMAL)
     s.input("mfu", "Prefill MFU", d["mfu"], "fraction", "share of dense peak achieved while processing prompts",
             fraction(), style.PERCENT)
     s.input("target_utilization", "Target utilisation", d["target_utilization"], "fraction",
             "share of each GPU's throughput to plan for; the rest is headroom", fraction(), style.PERCENT)
     s.input("usd_per_gpu_hour", "Price per GPU-hour", d["usd_per_gpu_hour"], "USD", "what one GPU-hour costs",
-            positive(), style.USD_CENTS)
+            positive(1000), style.USD_CENTS)
 
 
 def _model(s: PlanSheet) -> None:
@@ -127,11 +135,15 @@ def _memory(s: PlanSheet) -> None:
            "no allowance for activations, CUDA graphs or fragmentation (keep ~10% spare)")
     s.step("max_batch", "Largest batch that fits", "room / KV cache per sequence, rounded down (0 if none)",
            "MAX(0,INT(out_kv_room_gb/out_kv_per_seq_gb*(1+1E-12)))", "sequences",
-           "every sequence holds its full context; float noise at whole numbers forgiven", style.COUNT, key=True)
-    s.step("batch_memory_gb", "Memory at the chosen batch", "weights + batch x KV cache per sequence",
-           "out_weights_gb+in_batch*out_kv_per_seq_gb", "GB", "")
-    s.step("batch_fits", "Chosen batch fits?", "yes when memory at the batch <= GPU memory",
-           'IF(out_batch_memory_gb<=out_gpu_memory_gb,"yes","no")', "", "", style.TEXT)
+           "every sequence holds its full context; float noise at whole numbers forgiven", style.COUNT)
+    s.step("batch_fits", "Chosen batch fits?", "yes when the chosen batch <= the largest batch that fits",
+           'IF(in_batch<=out_max_batch,"yes","no")', "", "", style.TEXT)
+    s.step("run_batch", "Batch that runs", "the chosen batch, or the largest that fits when it does not",
+           "MIN(in_batch,out_max_batch)", "sequences",
+           "every result below uses this batch; 0: nothing fits on one GPU and they stay blank", style.COUNT,
+           key=True)
+    s.step("batch_memory_gb", "Memory at the batch that runs", "weights + batch that runs x KV cache per sequence",
+           "out_weights_gb+out_run_batch*out_kv_per_seq_gb", "GB", "")
 
 
 def _decode(s: PlanSheet) -> None:
@@ -143,9 +155,9 @@ def _decode(s: PlanSheet) -> None:
            f"IF({peak}>0,{peak},NA())", "TFLOP/s", "dense tensor-core peak; #N/A when the GPU publishes none",
            style.ONE_DECIMAL)
     s.step("experts_read", "Experts read per layer and step", "experts per token x batch, at most the experts",
-           "MIN(out_experts,out_experts_per_token*in_batch)", "experts",
+           "MIN(out_experts,out_experts_per_token*out_run_batch)", "experts",
            "assumption: the sequences of a batch route to different experts, so every expert is read once batch "
-           ">= experts / experts per token (1 for a dense model)", style.COUNT)
+           ">= experts / experts per token (1 for a dense model)", style.COUNT, when=_RUNS)
     s.step("params_read", "Parameters read per step",
            "active parameters + (experts read - experts per token) x one expert's parameters over all layers",
            "out_active_params+IF(out_experts>out_experts_per_token,(out_experts_read-out_experts_per_token)"
@@ -155,13 +167,14 @@ def _decode(s: PlanSheet) -> None:
            "out_params_read*out_bytes/(out_bandwidth_tbs*1e12)", "s",
            f"every step streams the weights it touches; {FUNCTIONS['DECODE_TPS'].assumptions[1]}", "0.00000")
     s.step("step_compute_s", "Step time if compute-bound", "2 x active parameters x batch / peak",
-           "2*out_active_params*in_batch/(out_peak_tflops*1e12)", "s",
-           "2 FLOPs per active parameter per token", "0.00000")
+           "2*out_active_params*out_run_batch/(out_peak_tflops*1e12)", "s",
+           "2 FLOPs per active parameter per token", "0.00000", when=_RUNS)
     s.step("step_s", "Time per decode step", "the larger of the two (roofline)",
            "MAX(out_step_memory_s,out_step_compute_s)", "s", FUNCTIONS["DECODE_TPS"].source, "0.00000")
     s.step("bound", "Bound by", "which limit sets the step time",
            'IF(out_step_memory_s>=out_step_compute_s,"memory bandwidth","compute")', "", "", style.TEXT)
-    s.step("decode_tps", "Decode throughput per GPU", "batch / step time", "in_batch/out_step_s", "tokens/s",
+    s.step("decode_tps", "Decode throughput per GPU", "batch that runs / step time", "out_run_batch/out_step_s",
+           "tokens/s",
            "an upper bound; same as DECODE_TPS for a dense model (and for a mixture at batch 1 with active "
            "parameters)", style.COUNT, key=True)
     s.step("per_sequence_tps", "Speed each user sees", "1 / step time", "1/out_step_s", "tokens/s", "",
@@ -188,7 +201,7 @@ def _fleet(s: PlanSheet) -> None:
            "ROUNDUP(out_demand_tps/(out_decode_tps*in_target_utilization)*(1-1E-12),0)", "GPUs",
            f"Same as SERVING_GPUS; {FUNCTIONS['SERVING_GPUS'].assumptions[0]}", style.COUNT, key=True)
     s.step("in_flight_per_gpu", "Requests in flight per GPU", "requests in flight / GPUs needed",
-           "out_concurrency/out_gpus_needed", "requests", "should not exceed the batch", style.DECIMAL)
+           "out_concurrency/out_gpus_needed", "requests", "should not exceed the batch that runs", style.DECIMAL)
     s.step("cost_per_hour", "Fleet cost per hour", "GPUs needed x price per GPU-hour",
            "out_gpus_needed*in_usd_per_gpu_hour", "USD/h", "", style.USD_CENTS)
     s.step("cost_per_million", "Cost per million tokens", "cost per hour / tokens generated per hour x 1,000,000",
@@ -198,26 +211,28 @@ def _fleet(s: PlanSheet) -> None:
 
 def _checks(s: PlanSheet) -> None:
     s.section("6. Checks")
-    s.step("check_peak", "Peak published?", "the GPU must publish a peak for the precision",
-           f'IF(ISNA(out_peak_tflops),in_gpu&" publishes no "&{ref.peak_field("in_precision")}&" peak: pick '
-           f'another precision or GPU","OK")', "", "DECODE_TPS refuses the same combination", style.TEXT)
-    s.step("check_weights", "Weights fit?", "weights within GPU memory",
-           'IF(out_weights_gb<=out_gpu_memory_gb,"OK","weights alone exceed the GPU: shard the model (tensor '
-           'parallel) or quantize")', "", "", style.TEXT)
-    s.step("check_batch", "Batch fits?", "chosen batch within the largest batch that fits",
-           'IF(out_batch_fits="yes","OK","lower the batch to "&out_max_batch&" or less")', "", "", style.TEXT)
-    s.step("check_latency", "Latency met?", "time per request within the target",
-           'IF(out_meets_latency="yes","OK","too slow: smaller batch, faster GPU or fewer tokens")', "", "",
-           style.TEXT)
-    s.step("check_in_flight", "Enough batch slots?", "requests in flight per GPU within the batch",
-           'IF(out_in_flight_per_gpu<=in_batch,"OK","more requests in flight than batch slots: they will queue")',
-           "", "", style.TEXT)
+    s.check("check_peak", "Peak published?", "the GPU must publish a peak for the precision",
+            f'IF(ISNA(out_peak_tflops),in_gpu&" publishes no "&{ref.peak_field("in_precision")}&" peak: pick '
+            f'another precision or GPU","OK")', "DECODE_TPS refuses the same combination")
+    s.check("check_weights", "Weights fit?", "weights within GPU memory",
+            f'IF(out_weights_gb<=out_gpu_memory_gb,"OK","{WEIGHTS_TOO_LARGE}")')
+    s.check("check_batch", "Batch fits?", "chosen batch within the largest batch that fits",
+            f'IF(out_batch_fits="yes","OK",IF(out_max_batch>=1,"batch "&in_batch&" does not fit: the plan uses '
+            f'"&out_max_batch&", the largest that fits",IF(out_weights_gb>out_gpu_memory_gb,"{NOTHING_RUNS}",'
+            f'"{NO_SEQUENCE_FITS}")))')
+    s.check("check_latency", "Latency met?", "time per request within the target",
+            'IF(out_meets_latency="yes","OK","too slow: smaller batch, faster GPU or fewer tokens")',
+            not_run=NOT_RUN)
+    s.check("check_in_flight", "Enough batch slots?", "requests in flight per GPU within the batch that runs",
+            'IF(out_in_flight_per_gpu<=out_run_batch,"OK","more requests in flight per GPU than the batch that runs ("'
+            '&out_run_batch&"): they will queue")', not_run=NOT_RUN)
+    s.checks()
 
 
 _CHART_ROWS = (
     ("Weights", "out_weights_gb"),
-    ("KV cache at the batch", "in_batch*out_kv_per_seq_gb"),
-    ("Memory at the batch", "out_batch_memory_gb"),
+    ("KV cache at the batch that runs", "out_run_batch*out_kv_per_seq_gb"),
+    ("Memory at the batch that runs", "out_batch_memory_gb"),
     ("GPU memory", "out_gpu_memory_gb"),
 )
 

@@ -12,15 +12,7 @@ from openpyxl.workbook import Workbook
 from envelope_xl.registry import FUNCTIONS
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
-from envelope_xl.templates.style import (
-    PlanSheet,
-    at_least,
-    choice,
-    non_negative_up_to,
-    positive,
-    whole_at_least,
-    whole_between,
-)
+from envelope_xl.templates.style import PlanSheet, between, choice, positive, whole_between
 
 FILENAME = "embedding_storage_plan.xlsx"
 TITLE = "Embedding and storage plan"
@@ -44,17 +36,18 @@ def _inputs(s: PlanSheet) -> None:
     d = DEFAULTS
     s.section("1. Inputs: the yellow cells")
     s.input("count", "Entities", d["count"], "embeddings", "embeddings stored today (users, items, documents)",
-            positive(), style.COUNT)
-    s.input("dim", "Dimension", d["dim"], "values", "values per embedding vector", whole_at_least(1), style.COUNT)
+            positive(1e15), style.COUNT)
+    s.input("dim", "Dimension", d["dim"], "values", "values per embedding vector", whole_between(1, 1_000_000),
+            style.COUNT)
     s.input("precision", "Precision", d["precision"], "", "format each value is stored in",
             choice("prec_names", "a precision"), style.TEXT)
     s.input("replication", "Replication", d["replication"], "copies",
-            "copies kept of everything (3 for triple replication)", at_least(1), style.DECIMAL)
+            "copies kept of everything (3 for triple replication)", between(1, 100), style.DECIMAL)
     s.input("index_overhead", "Index overhead", d["index_overhead"], "fraction",
-            "index size as a fraction of the vectors (HNSW links, ids, metadata; 0.3 = +30%)", at_least(0),
+            "index size as a fraction of the vectors (HNSW links, ids, metadata; 0.3 = +30%)", between(0, 100),
             style.PERCENT)
     s.input("monthly_growth", "Monthly growth", d["monthly_growth"], "per month",
-            "growth of the entity count per month, compounded (0.05 = +5% a month)", non_negative_up_to(10),
+            "growth of the entity count per month, compounded (0.05 = +5% a month)", between(0, 10),
             style.PERCENT)
     s.input("retention", "Retention", d["retention"], "snapshots",
             "monthly snapshots of the index kept, the live one included (1 = live index only)",
@@ -88,13 +81,20 @@ def _projection(s: PlanSheet) -> None:
     s.row += 1
     first, last = s.row, s.row + MONTHS
     months, live = f"$B${first}:$B${last}", f"$D${first}:$D${last}"
+    growth = ("in_count", "in_monthly_growth")  # what column C needs: D and F read it by address
     for month in range(MONTHS + 1):
         r = s.row
         ws.cell(r, 2, month).number_format = style.COUNT
-        ws.cell(r, 3, f"=in_count*(1+in_monthly_growth)^B{r}").number_format = style.COUNT
-        ws.cell(r, 4, f"=C{r}*in_dim*out_bytes*in_replication*(1+in_index_overhead)/1e9").number_format = style.COUNT
-        ws.cell(r, 5, f"=MIN(in_retention,B{r}+1)").number_format = style.COUNT
-        ws.cell(r, 6, f'=SUMIFS({live},{months},">="&(B{r}-E{r}+1),{months},"<="&B{r})').number_format = style.COUNT
+        cells = (
+            (3, s.guarded(f"in_count*(1+in_monthly_growth)^B{r}")[0]),
+            (4, s.guarded(f"C{r}*in_dim*out_bytes*in_replication*(1+in_index_overhead)/1e9", also=growth)[0]),
+            (5, s.guarded(f"MIN(in_retention,B{r}+1)")[0]),
+            (6, s.guarded(f'SUMIFS({live},{months},">="&(B{r}-E{r}+1),{months},"<="&B{r})',
+                          also=(*growth, "in_dim", "out_bytes", "in_replication", "in_index_overhead",
+                                "in_retention"))[0]),
+        )
+        for col, formula in cells:
+            ws.cell(r, col, f"={formula}").number_format = style.COUNT
         s.row += 1
     style.define(s.wb, "projection_months", ws, f"B{first}:B{last}")
     for name, col in (("month_entities", "C"), ("month_live_gb", "D"), ("month_snapshots", "E"),
@@ -107,6 +107,8 @@ def _projection(s: PlanSheet) -> None:
     s.step("total_12_gb", "Total kept, snapshots included", "sum of the live storage of the snapshots kept",
            f"F{last}", "GB", "plan capacity for this, plus headroom", style.COUNT, key=True)
     _chart(s, first, last)
+    s.section("5. Checks")
+    s.checks()
 
 
 def _chart(s: PlanSheet, first: int, last: int) -> None:

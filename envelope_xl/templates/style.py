@@ -9,11 +9,13 @@ a defined name (`in_...`, `out_...`), so formulas read `=out_params*out_bytes/1e
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from openpyxl.chart import BarChart, Reference
+from openpyxl.chart.label import DataLabelList
 from openpyxl.comments import Comment
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -45,14 +47,16 @@ WRAP = Alignment(wrap_text=True, vertical="top")
 TOP = Alignment(vertical="top")  # numbers right, text left, as spreadsheets do
 
 # Number formats that read naturally.
-COUNT = "#,##0"
+# Counts and dollars switch to scientific notation where digits would no longer fit the
+# column (a cell showing ### hides the number); those quantities are never negative.
+COUNT = "[>=1E+15]0.00E+00;#,##0"
 DECIMAL = "#,##0.00"
 ONE_DECIMAL = "#,##0.0"
-BYTES_EACH = "0.0##"
+BYTES_EACH = "0.0"  # 4.0, 2.0, 0.5: one decimal for every format
 SCIENTIFIC = "0.00E+00"
 PERCENT = "0%"
-USD = '"$"#,##0'
-USD_CENTS = '"$"#,##0.00'
+USD = '[>=1E+12]"$"0.00E+00;"$"#,##0'
+USD_CENTS = '[>=1E+12]"$"0.00E+00;"$"#,##0.00'
 THREE_DECIMALS = "#,##0.000"
 TEXT = "@"
 
@@ -68,49 +72,93 @@ PLAN_COLUMNS = (
 LABEL, WORDS, VALUE, UNIT, NOTE = 2, 3, 4, 5, 6  # column numbers
 #: Width of each plan column, by column number.
 WIDTHS = {i: width for i, (_header, width) in enumerate(PLAN_COLUMNS, start=1)}
-_WRAPPED = {WORDS: WIDTHS[WORDS], NOTE: WIDTHS[NOTE]}  # wrapped columns, for row heights
+_WRAPPED = {LABEL: WIDTHS[LABEL], WORDS: WIDTHS[WORDS], NOTE: WIDTHS[NOTE]}  # wrapped columns, for row heights
 LINE_HEIGHT = 15.0
 _CHARS_PER_WIDTH = 1.2
 
 
 @dataclass(frozen=True)
 class Rule:
-    """What a cell accepts: an Excel data validation and the words that explain it."""
+    """What a cell accepts: an Excel data validation, the words that explain it, and a test.
+
+    `test` is a formula template that is TRUE exactly for the values allowed, `{cell}`
+    standing for the cell: the check rows use it, since Delete and pasting bypass a
+    validation. A "custom" validation is the test itself.
+    """
 
     kind: str  # "list", "whole", "decimal" or "custom"
     allowed: str  # shown to the user when an entry is refused
+    test: str
     formula1: str | None = None
     formula2: str | None = None
     operator: str | None = None
 
+    def holds(self, cell: str) -> str:
+        """The test for `cell` (a reference or a defined name)."""
+        return self.test.format(cell=cell)
+
+
+def _number_test(condition: str) -> str:
+    # IF first: a text in a number cell makes INT() an error, and AND evaluates every argument.
+    return f"IF(ISNUMBER({{cell}}),{condition},FALSE)"
+
+
+def _number(value: float) -> str:
+    """A bound as a formula writes it: 1000000 stays whole, 1e16 becomes 1E+16."""
+    return f"{value:g}".upper() if value >= 1e6 else f"{value:g}"
+
+
+def _shown(value: float) -> str:
+    """A bound as the messages show it: 0.5, 1,000,000 or 1e16 (as it may be typed)."""
+    if value >= 1e7:
+        return f"{value:.0e}".replace("e+0", "e").replace("e+", "e")
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
 
 def choice(list_name: str, what: str) -> Rule:
-    return Rule("list", f"{what} from the list", list_name)  # OOXML stores formulas without "="
+    # OOXML stores formulas without "="; an empty cell or a misspelt entry finds no match.
+    return Rule("list", f"{what} from the list", f"ISNUMBER(MATCH({{cell}},{list_name},0))", list_name)
 
 
 def whole_between(low: int, high: int) -> Rule:
-    return Rule("whole", f"a whole number from {low:,} to {high:,}", str(low), str(high), "between")
+    test = _number_test(f"AND({{cell}}>={low},{{cell}}<={_number(high)},{{cell}}=INT({{cell}}))")
+    return Rule("whole", f"a whole number from {_shown(low)} to {_shown(high)}", test, str(low), _number(high),
+                "between")
 
 
-def whole_at_least(low: int) -> Rule:
-    return Rule("whole", f"a whole number >= {low:,}", str(low), operator="greaterThanOrEqual")
+#: Upper bounds where an input names none: far beyond any real plan, low enough to keep every
+#: result readable (a number too long for its cell shows ###).
+LARGEST_NUMBER = 1e16
+LARGEST_WHOLE = 10_000_000
 
 
-def positive() -> Rule:
-    return Rule("decimal", "a number > 0", "0", operator="greaterThan")
+def whole_at_least(low: int, high: int = LARGEST_WHOLE) -> Rule:
+    return whole_between(low, high)
 
 
-def at_least(low: float) -> Rule:
-    return Rule("decimal", f"a number >= {low:g}", f"{low:g}", operator="greaterThanOrEqual")
-
-
-def fraction() -> Rule:
-    # (0, 1]: Excel's "between" includes 0, so the rule is a formula on the cell itself.
-    return Rule("custom", "a fraction above 0 and at most 1 (0.4 = 40%)", "AND(ISNUMBER({cell}),{cell}>0,{cell}<=1)")
+def at_least(low: float, high: float = 1e6) -> Rule:
+    return between(low, high)
 
 
 def non_negative_up_to(high: float) -> Rule:
-    return Rule("decimal", f"a number from 0 to {high:g}", "0", f"{high:g}", "between")
+    return between(0, high)
+
+
+def positive(high: float = LARGEST_NUMBER) -> Rule:
+    # Above 0, so not Excel's "between" (which includes the low end): a custom rule.
+    test = _number_test(f"AND({{cell}}>0,{{cell}}<={_number(high)})")
+    return Rule("custom", f"a number above 0 and at most {_shown(high)}", test, test)
+
+
+def between(low: float, high: float) -> Rule:
+    test = _number_test(f"AND({{cell}}>={_number(low)},{{cell}}<={_number(high)})")
+    return Rule("decimal", f"a number from {_shown(low)} to {_shown(high)}", test, _number(low), _number(high),
+                "between")
+
+
+def fraction() -> Rule:
+    test = _number_test("AND({cell}>0,{cell}<=1)")
+    return Rule("custom", "a fraction above 0 and at most 1 (0.4 = 40%)", test, test)
 
 
 def set_columns(ws: Worksheet, columns: Sequence[tuple[str, float]]) -> None:
@@ -151,17 +199,31 @@ def define(wb: Workbook, name: str, ws: Worksheet, ref: str) -> None:
     wb.defined_names[name] = DefinedName(name, attr_text=target)
 
 
-def validate(ws: Worksheet, cell: str, rule: Rule, title: str) -> None:
-    """Attach `rule` to `cell`: refused entries get a message saying what is allowed."""
-    formula1 = rule.formula1.format(cell=cell) if rule.formula1 else None
+def validate(ws: Worksheet, cells: str, rule: Rule, title: str) -> None:
+    """Attach `rule` to `cells` (a cell or range): refused entries get a message saying what is allowed.
+
+    A custom rule's formula is written for the range's top-left cell with relative
+    references, as Excel and LibreOffice apply it to every other cell by offset.
+    """
+    top_left = cells.split(":")[0].replace("$", "")
+    formula1 = rule.holds(top_left) if rule.kind == "custom" else rule.formula1
     dv = DataValidation(
         type=rule.kind, formula1=formula1, formula2=rule.formula2, operator=rule.operator,
         allow_blank=False, showErrorMessage=True, showInputMessage=True,
-        errorTitle=f"{title}: not allowed"[:32], error=f"{title}: expected {rule.allowed}."[:255],
-        promptTitle=title[:32], prompt=f"Expected {rule.allowed}."[:255],
+        errorTitle=dialog_title(f"{title}: not allowed", title), error=f"{title}: expected {rule.allowed}."[:255],
+        promptTitle=dialog_title(title, "Allowed entries"), prompt=f"Expected {rule.allowed}."[:255],
     )
-    dv.add(cell)
+    dv.add(cells)
     ws.add_data_validation(dv)
+
+
+#: The longest title a validation dialog may have (the OOXML schema's limit).
+DIALOG_TITLE_LIMIT = 32
+
+
+def dialog_title(*choices: str) -> str:
+    """The first of `choices` that fits a dialog title whole (the message says the rest)."""
+    return next((c for c in choices if len(c) <= DIALOG_TITLE_LIMIT), "Entry not allowed")
 
 
 def rows_for(*texts: tuple[str, float]) -> float:
@@ -182,9 +244,38 @@ HOW_TO = (
 )
 HOW_TO_WITH_LISTS = HOW_TO.format("drop-downs offer the catalog; each has a note")
 
+# How a check looks: failed checks are unmistakable, passed ones quiet.
+FAIL_FILL = PatternFill("solid", fgColor="FFC7CE")
+FAIL_FONT = Font(name=FONT_NAME, color="9C0006", bold=True)
+PASS_FILL = PatternFill("solid", fgColor="C6EFCE")
+PASS_FONT = Font(name=FONT_NAME, color="006100", bold=True)
+SUMMARY_ROW = 4
+PASSED = "OK"
+ALL_PASS_PREFIX = "All "
+FAILED_PREFIX = "ATTENTION: "
+#: What a result shows while an input it needs is empty or out of range (its check row says which).
+BLANK = '""'
+NOT_CHECKED = "not checked: an input it needs is empty or out of range (see the input checks)"
+_NAME = re.compile(r"\b(?:in|out)_\w+\b")
+
+
+@dataclass(frozen=True)
+class _Input:
+    name: str
+    label: str
+    rule: Rule
+    unused_when: str | None
+
 
 class PlanSheet:
-    """Writes a plan sheet row by row: title, inputs, numbered steps, checks."""
+    """Writes a plan sheet row by row: title, inputs, numbered steps, checks.
+
+    Every formula written through it is guarded: it shows a blank while an input it
+    depends on (directly or through earlier steps) fails its check, or while a
+    condition given with `when` (e.g. "a batch fits") is false, so an empty or
+    out-of-range input never produces a silent number. `checks()` closes the sheet with
+    a check row per input and a summary line at the top.
+    """
 
     @classmethod
     def in_new_workbook(cls, sheet_title: str, title: str, question: str, how_to: str) -> PlanSheet:
@@ -197,7 +288,9 @@ class PlanSheet:
         self.wb, self.ws = wb, ws
         self.row = 1
         self.step_number = 0
-        self.input_rows: list[int] = []
+        self.inputs: list[_Input] = []
+        self.conditions: dict[str, frozenset[str]] = {}  # defined name -> what must hold for it to show
+        self.check_rows: list[int] = []
         set_columns(ws, PLAN_COLUMNS)
         ws.sheet_view.showGridLines = False
         ws.cell(1, 1, title).font = TITLE_FONT
@@ -236,38 +329,137 @@ class PlanSheet:
         if unused_when:
             greyed = FormulaRule(formula=[unused_when], fill=UNUSED_FILL, font=UNUSED_FONT)
             ws.conditional_formatting.add(cell.coordinate, greyed)
-        self.input_rows.append(r)
+        self.inputs.append(_Input(name, label, rule, unused_when))
+        self.conditions[defined] = frozenset({f'{_input_check(name)}="{PASSED}"'})
         self.row += 1
         return defined
 
+    def guarded(self, formula: str, also: Sequence[str] = (), when: str | None = None, otherwise: str = BLANK,
+                otherwise_when: str | None = None) -> tuple[str, frozenset[str]]:
+        """`formula` (no "=") shown only while what it needs holds, else `otherwise`; and those conditions.
+
+        The conditions are those of every input and step the formula names, plus those of
+        the names in `also` (for references by cell address) and `when`. With
+        `otherwise_when`, a failed `when`-type condition (one not about an input) shows
+        that instead.
+        """
+        needed = set(_NAME.findall(formula)) | set(also)
+        conditions = set().union(*(self.conditions.get(n, frozenset()) for n in needed))
+        if when:
+            conditions.add(when)
+        inputs = sorted(c for c in conditions if c.startswith(_INPUT_CHECK))
+        others = sorted(conditions - set(inputs))
+        if otherwise_when is not None and others:
+            formula = f"IF({_all(others)},{formula},{otherwise_when})"
+            others = []
+        if inputs or others:
+            formula = f"IF({_all(inputs + others)},{formula},{otherwise})"
+        return formula, frozenset(conditions)
+
     def step(self, name: str, label: str, words: str, formula: str, unit: str, assumption: str = "",
-             number_format: str = DECIMAL, key: bool = False) -> str:
+             number_format: str = DECIMAL, key: bool = False, when: str | None = None,
+             otherwise: str = BLANK) -> str:
         """A reasoning step: number, quantity, formula in words, value (formula), unit, assumption.
 
-        The value cell is named `out_<name>`; key results are highlighted.
+        The value cell is named `out_<name>`; key results are highlighted. It is blank (or
+        `otherwise`) while an input it needs fails its check or `when` is false.
         """
         ws, r = self.ws, self.row
         self.step_number += 1
         defined = f"out_{name}"
         self._texts(r, self.step_number, label, words, unit, assumption)
-        cell = ws.cell(r, VALUE, formula if formula.startswith("=") else f"={formula}")
+        guarded, conditions = self.guarded(formula.removeprefix("="), when=when, otherwise=otherwise)
+        cell = ws.cell(r, VALUE, f"={guarded}")
         cell.number_format = number_format
         if key:
             for col in (LABEL, VALUE):
                 ws.cell(r, col).fill = KEY_FILL
                 ws.cell(r, col).font = KEY_FONT
         define(self.wb, defined, ws, cell.coordinate)
+        self.conditions[defined] = conditions
         self.row += 1
         return defined
 
+    def check(self, name: str, label: str, words: str, formula: str, assumption: str = "",
+              not_run: str | None = None) -> str:
+        """A check row: "OK", or a message saying what is wrong and what to do.
+
+        It says "not checked" while an input it needs fails, or `not_run` while a `when`
+        condition of a step it reads is false.
+        """
+        self.check_rows.append(self.row)
+        ws, r = self.ws, self.row
+        self.step_number += 1
+        self._texts(r, self.step_number, label, words, "", assumption)
+        guarded, _ = self.guarded(formula, otherwise=_text(NOT_CHECKED),
+                                  otherwise_when=None if not_run is None else _text(not_run))
+        cell = ws.cell(r, VALUE, f"={guarded}")
+        cell.number_format = TEXT
+        define(self.wb, f"out_{name}", ws, cell.coordinate)
+        self.row += 1
+        return f"out_{name}"
+
+    def checks(self) -> None:
+        """A check row for every input (empty, a choice not in its list, out of range), then the
+        summary line at the top saying whether every check of the sheet passes.
+
+        Call it right after the sheet's own checks, so all check rows are one block.
+        """
+        for spec in self.inputs:
+            self.check_rows.append(self.row)
+            self.step_number += 1
+            r = self.row
+            self._texts(r, self.step_number, spec.label, f"input: {spec.rule.allowed}", "",
+                        "empty or out of range: the results that use it stay blank" if spec.unused_when is None
+                        else "checked only when used")
+            ref = f"in_{spec.name}"
+            allowed = spec.rule.allowed
+            formula = (f"IF(ISBLANK({ref}),{_text(f'empty: enter {allowed}')},IF({spec.rule.holds(ref)},"
+                       f'"{PASSED}","got "&{ref}&{_text(f"; expected {allowed}")}))')
+            if spec.unused_when:
+                formula = f'IF({spec.unused_when},"{PASSED}",{formula})'
+            cell = self.ws.cell(r, VALUE, f"={formula}")
+            cell.number_format = TEXT
+            define(self.wb, _input_check(spec.name), self.ws, cell.coordinate)
+            self.row += 1
+        first, last = self.check_rows[0], self.check_rows[-1]
+        if self.check_rows != list(range(first, last + 1)):
+            raise ValueError("check rows must be one block: call checks() right after the sheet's own checks")
+        area = f"{get_column_letter(VALUE)}{first}:{get_column_letter(VALUE)}{last}"
+        define(self.wb, "out_all_checks", self.ws, area)
+        top = f"{get_column_letter(VALUE)}{first}"
+        self.ws.conditional_formatting.add(area, FormulaRule(formula=[f'{top}<>"{PASSED}"'], fill=FAIL_FILL,
+                                                             font=FAIL_FONT))
+        self.ws.conditional_formatting.add(area, FormulaRule(formula=[f'{top}="{PASSED}"'], font=PASS_FONT))
+        self._summary()
+
+    def _summary(self) -> None:
+        ws, r = self.ws, SUMMARY_ROW
+        failed = f'(ROWS(out_all_checks)-COUNTIF(out_all_checks,"{PASSED}"))'
+        steps = f"{ws.cell(self.check_rows[0], 1).value} to {ws.cell(self.check_rows[-1], 1).value}"
+        cell = ws.cell(r, 1, f'=IF({failed}=0,"{ALL_PASS_PREFIX}"&ROWS(out_all_checks)&" checks pass.",'
+                             f'"{FAILED_PREFIX}"&{failed}&" of "&ROWS(out_all_checks)&" checks fail: see the red '
+                             f'rows among the checks, steps {steps}.")')
+        cell.alignment = Alignment(vertical="center")
+        cell.number_format = TEXT
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=len(PLAN_COLUMNS))
+        ws.row_dimensions[r].height = 1.4 * LINE_HEIGHT
+        span = f"A{r}:{get_column_letter(len(PLAN_COLUMNS))}{r}"
+        ws.conditional_formatting.add(span, FormulaRule(formula=[f"{failed}>0"], fill=FAIL_FILL, font=FAIL_FONT))
+        ws.conditional_formatting.add(span, FormulaRule(formula=[f"{failed}=0"], fill=PASS_FILL, font=PASS_FONT))
+        define(self.wb, "out_summary", ws, f"A{r}")
+
     def bar_chart(self, heading: str, title: str, rows: Sequence[tuple[str, str]], unit: str) -> None:
-        """A small table of `rows` (label, formula or output name) and a horizontal bar chart of it."""
+        """A small table of `rows` (label, formula or output name) and a horizontal bar chart of it.
+
+        Every bar is labelled with its value, so a bar too short to see still reads.
+        """
         ws = self.ws
         self.section(heading)
         first = self.row
         for label, formula in rows:
             ws.cell(self.row, LABEL, label)
-            ws.cell(self.row, VALUE, f"={formula}").number_format = DECIMAL
+            ws.cell(self.row, VALUE, f"={self.guarded(formula)[0]}").number_format = DECIMAL
             ws.cell(self.row, UNIT, unit)
             self.row += 1
         chart = BarChart()
@@ -276,8 +468,12 @@ class PlanSheet:
         chart.legend = None
         chart.y_axis.title = unit
         chart.y_axis.majorGridlines = None
+        chart.y_axis.number_format = "#,##0"
         chart.add_data(Reference(ws, min_col=VALUE, min_row=first, max_row=self.row - 1), titles_from_data=False)
         chart.set_categories(Reference(ws, min_col=LABEL, min_row=first, max_row=self.row - 1))
+        chart.dataLabels = DataLabelList(showVal=True, showSerName=False, showCatName=False, showLegendKey=False)
+        chart.dataLabels.numFmt = "#,##0.0"
+        chart.dataLabels.position = "outEnd"
         chart.x_axis.scaling.orientation = "maxMin"  # first row at the top
         chart.x_axis.delete = chart.y_axis.delete = False
         chart.width, chart.height = 22, 2 + 0.9 * len(rows)
@@ -300,7 +496,26 @@ class PlanSheet:
             cell = ws.cell(r, col, value if value != "" else None)
             cell.alignment = WRAP if col in _WRAPPED else TOP
         ws.cell(r, VALUE).alignment = TOP
-        ws.row_dimensions[r].height = rows_for((words, WIDTHS[WORDS]), (note_text.replace('`', ''), WIDTHS[NOTE]))
+        ws.row_dimensions[r].height = rows_for((label, WIDTHS[LABEL]), (words, WIDTHS[WORDS]),
+                                               (note_text.replace("`", ""), WIDTHS[NOTE]))
+
+
+_INPUT_CHECK = "out_input_"
+
+
+def _input_check(name: str) -> str:
+    """The defined name of an input's check row."""
+    return f"{_INPUT_CHECK}{name}"
+
+
+def _all(conditions: Sequence[str]) -> str:
+    return conditions[0] if len(conditions) == 1 else f"AND({','.join(conditions)})"
+
+
+def _text(text: str) -> str:
+    """`text` as a string literal of a formula."""
+    return '"' + text.replace('"', '""') + '"'
+
 
 
 def value_column_ref(row: int) -> str:

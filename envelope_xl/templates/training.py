@@ -51,14 +51,15 @@ def _inputs(s: PlanSheet) -> None:
             "a preset (architecture on the Models sheet) or 'custom' to use the four custom cells below",
             choice("list_models", "a model preset or custom"), style.TEXT)
     s.input("params_custom", "Custom: parameters", d["params_custom"], "parameters",
-            "parameter count when Model is 'custom' (e.g. 7e9); ignored for a preset", positive(),
+            "parameter count when Model is 'custom' (e.g. 7e9); ignored for a preset", positive(1e14),
             style.COUNT, unused_when=_PRESET)
     s.input("layers_custom", "Custom: layers", d["layers_custom"], "layers",
-            "transformer blocks when Model is 'custom'", whole_at_least(1), style.COUNT, unused_when=_PRESET)
+            "transformer blocks when Model is 'custom'", whole_at_least(1, 1000), style.COUNT, unused_when=_PRESET)
     s.input("hidden_custom", "Custom: hidden width", d["hidden_custom"], "",
-            "model (residual) width when Model is 'custom'", whole_at_least(1), style.COUNT, unused_when=_PRESET)
+            "model (residual) width when Model is 'custom'", whole_at_least(1, 1_000_000), style.COUNT,
+            unused_when=_PRESET)
     s.input("heads_custom", "Custom: attention heads", d["heads_custom"], "heads",
-            "attention heads when Model is 'custom'", whole_at_least(1), style.COUNT, unused_when=_PRESET)
+            "attention heads when Model is 'custom'", whole_at_least(1, 10_000), style.COUNT, unused_when=_PRESET)
     s.input("precision", "Training precision", d["precision"], "",
             "format of weights, gradients and matmuls; below fp32 an fp32 master copy is added",
             choice("list_train_precisions", "a trainable precision"), style.TEXT)
@@ -68,22 +69,22 @@ def _inputs(s: PlanSheet) -> None:
             "0 none; 1 shards optimizer states and master weights; 2 also gradients; 3 also weights",
             whole_between(0, 3), style.COUNT)
     s.input("tokens", "Training tokens", d["tokens"], "tokens", "tokens seen during training (e.g. 2e12)",
-            positive(), style.COUNT)
+            positive(1e16), style.COUNT)
     s.input("gpu", "GPU type", d["gpu"], "", "accelerator, from the GPUs sheet", choice("gpu_names", "a GPU"),
             style.TEXT)
     s.input("gpus", "GPU count", d["gpus"], "GPUs", "GPUs training together (data parallel; ZeRO shards over them)",
-            whole_at_least(1), style.COUNT)
+            whole_at_least(1, 1_000_000), style.COUNT)
     s.input("mfu", "MFU", d["mfu"], "fraction", "model FLOPs utilisation: share of dense peak achieved",
             fraction(), style.PERCENT)
     s.input("seq_len", "Sequence length", d["seq_len"], "tokens", "tokens per training sequence",
-            whole_at_least(1), style.COUNT)
+            whole_at_least(1, 10_000_000), style.COUNT)
     s.input("micro_batch", "Micro-batch", d["micro_batch"], "sequences",
-            "sequences per micro-batch on one GPU", whole_at_least(1), style.COUNT)
+            "sequences per micro-batch on one GPU", whole_at_least(1, 10_000), style.COUNT)
     s.input("recompute", "Recomputation", d["recompute"], "",
             "activation recomputation: none, selective (attention) or full", choice("list_recompute", "a strategy"),
             style.TEXT)
     s.input("usd_per_gpu_hour", "Price per GPU-hour", d["usd_per_gpu_hour"], "USD", "what one GPU-hour costs",
-            positive(), style.USD_CENTS)
+            positive(1000), style.USD_CENTS)
 
 
 def _model(s: PlanSheet) -> None:
@@ -191,12 +192,13 @@ def _compute(s: PlanSheet) -> None:
 
 def _checks(s: PlanSheet) -> None:
     s.section("7. Checks")
-    s.step("check_peak", "Peak published?", "the GPU must publish a peak for the precision",
-           f'IF(ISNA(out_peak_tflops),in_gpu&" publishes no "&{ref.peak_field("in_precision")}&" peak: pick '
-           f'another precision or GPU","OK")', "", "TRAIN_TIME refuses the same combination", style.TEXT)
-    s.step("check_fit", "Memory fits?", "model states + activations within GPU memory",
-           'IF(out_fits="yes","OK","does not fit: raise the ZeRO stage or GPU count, recompute, or shrink the '
-           'micro-batch")', "", "", style.TEXT)
+    s.check("check_peak", "Peak published?", "the GPU must publish a peak for the precision",
+            f'IF(ISNA(out_peak_tflops),in_gpu&" publishes no "&{ref.peak_field("in_precision")}&" peak: pick '
+            f'another precision or GPU","OK")', "TRAIN_TIME refuses the same combination")
+    s.check("check_fit", "Memory fits?", "model states + activations within GPU memory",
+            'IF(out_fits="yes","OK","does not fit: raise the ZeRO stage or GPU count, recompute, or shrink the '
+            'micro-batch")')
+    s.checks()
 
 
 #: The bars of the memory chart: (label, output name).
