@@ -504,3 +504,78 @@ def test_render_gives_one_trimmed_png_per_workbook(soffice: Path, tmp_path: Path
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
         assert 100 < width < 600 and 20 < height < 600  # an A4 page at 40 dpi is 331 x 468; margins trimmed
+
+
+# Empty and extreme inputs: a check says so, results that need the input stay blank -----------
+
+_EXTREME = 1e30  # "tokens 1e30": far beyond any bound
+_NOT_A_CHOICE = "no-such-choice"
+
+
+def _broken_inputs(module: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """(input, "empty" or "extreme", inputs) for every input of a plan; custom sizes with model custom."""
+    cases = []
+    for name, default in module.DEFAULTS.items():
+        base = {"model": "custom"} if name.endswith("_custom") else {}
+        extreme = _NOT_A_CHOICE if isinstance(default, str) else _EXTREME
+        cases += [(name, "empty", {**base, name: None}), (name, "extreme", {**base, name: extreme})]
+    return cases
+
+
+@pytest.fixture(scope="module")
+def broken(soffice: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, str, str, Workbook, Workbook]]:
+    """(plan, input, kind, recalculated workbook, the same plan recalculated with valid inputs)."""
+    folder = tmp_path_factory.mktemp("broken")
+    cases, sources = [], []
+    for key, (module, _, _) in WORKBOOKS.items():
+        template = build_bytes(module)
+        baselines = {}
+        for model in ("preset", "custom"):
+            path = folder / f"{key}-baseline-{model}.xlsx"
+            _write_case(template, {"model": "custom"} if model == "custom" and "model" in module.DEFAULTS else {},
+                        path)
+            baselines[model] = path
+            sources.append(path)
+        for i, (name, kind, values) in enumerate(_broken_inputs(module)):
+            path = folder / f"{key}-{i:02d}-{name}-{kind}.xlsx"
+            _write_case(template, values, path)
+            sources.append(path)
+            model = "custom" if values.get("model") == "custom" else "preset"
+            cases.append((module, name, kind, path, baselines[model]))
+    outputs = dict(zip(sources, convert_many(sources, folder / "recalculated", "xlsx", timeout=600), strict=True))
+    loaded = {path: load_workbook(outputs[path], data_only=True) for path in sources}
+    return [(module, name, kind, loaded[path], loaded[baseline]) for module, name, kind, path, baseline in cases]
+
+
+def _outputs(wb: Workbook) -> dict[str, list[Any]]:
+    values = {}
+    for name in wb.defined_names:
+        if name.startswith("out_"):
+            got = _named_values(wb, name)
+            values[name[4:]] = ["" if v is None else v for v in (got if isinstance(got, list) else [got])]
+    return values
+
+
+def test_an_empty_or_extreme_input_is_flagged_and_never_gives_a_silent_number(broken: list) -> None:
+    """Delete bypasses validation: every input emptied, or set far out of range (a number 1e30, a text
+    not in the list), gets a failed check row with a plain-language message and a red summary, no cell
+    is an error, and every result either stays as it was (it does not use that input) or is blank."""
+    assert len(broken) == 2 * sum(len(m.DEFAULTS) for m, _, _ in WORKBOOKS.values())
+    for module, name, kind, wb, baseline in broken:
+        case = f"{module.FILENAME}, {name} {kind}"
+        assert not _error_cells(wb), f"{case}: {_error_cells(wb)[:5]}"
+        check = _named_values(wb, f"out_input_{name}")
+        assert check.startswith("empty: enter " if kind == "empty" else "got "), f"{case}: {check!r}"
+        assert _named_values(wb, "out_summary").startswith("ATTENTION: "), case
+        before, after = _outputs(baseline), _outputs(wb)
+        for output, values in after.items():
+            if output in ("all_checks", "summary") or output.startswith("input_"):
+                continue
+            for was, now in zip(before[output], values, strict=True):
+                if output.startswith("check_"):
+                    assert now == was or now.startswith("not checked: "), f"{case}: {output} = {now!r}"
+                else:
+                    assert now == was or now == "", f"{case}: {output} = {now!r}, was {was!r}"
+        blanked = [o for o, v in after.items() if v != before[o] and not o.startswith(("check_", "input_"))
+                   and o not in ("all_checks", "summary")]
+        assert blanked, f"{case}: no result uses this input"

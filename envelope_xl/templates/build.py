@@ -18,7 +18,6 @@ from types import ModuleType
 from envelope_xl.recalc.engine import CellError
 from envelope_xl.recalc.python_engine import PythonEngine
 from envelope_xl.recalc.writeback import write_back
-
 from envelope_xl.templates import cheatsheet, package, serving, storage, sweep, training
 
 #: The workbooks in the order of the docs; each module has FILENAME, TITLE, DESCRIPTION, build().

@@ -199,6 +199,7 @@ def build() -> Workbook:
         "for each.",
         "Change any yellow cell and the worked examples follow. Reasoning beats arithmetic: state the assumptions "
         "before the number.",
+        repeat_header=False,  # the tables at the end have headers of their own
     )
     wb = s.wb
     _model_size(s)

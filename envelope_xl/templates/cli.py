@@ -8,6 +8,7 @@ import click
 
 from envelope_xl.cli import fail
 from envelope_xl.libreoffice import LibreOfficeError
+from envelope_xl.templates import ods, sweep
 from envelope_xl.templates.build import WORKBOOKS, ChangedFileError, build_all, default_out_dir
 from envelope_xl.templates.render import DEFAULT_DPI, render_pngs
 
@@ -22,19 +23,39 @@ def templates() -> None:
 @templates.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help=_OUT_HELP)
 @click.option("--force", is_flag=True, help="overwrite workbooks that were changed since they were built")
-def build(out_dir: Path | None, force: bool) -> None:
-    """Generate the workbooks from the catalog; building twice gives identical files.
+@click.option("--no-ods", is_flag=True,
+              help=f"skip {ods.FILENAME}, the sweep for LibreOffice Calc (building it needs LibreOffice)")
+def build(out_dir: Path | None, force: bool, no_ods: bool) -> None:
+    """Generate the workbooks from the catalog, every value computed; building twice gives identical files.
+
+    Also writes scenario_sweep.ods, whose function calls LibreOffice binds to the envelope-xl
+    extension, where LibreOffice and its Python bridge are installed.
 
     Example: envelope-xl templates build --out ./my-templates
     """
+    folder = out_dir or default_out_dir()
+    target = folder / ods.FILENAME
+    if not no_ods and target.exists() and not force and not ods.is_our_build(target):
+        fail(f"{target}: changed since it was built (saved by another program); use --force to overwrite, "
+             "or --out to build elsewhere")
     try:
-        paths = build_all(out_dir or default_out_dir(), force=force)
+        paths = build_all(folder, force=force)
     except ChangedFileError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"--out: {exc}")
     for path in paths:
         click.echo(str(path))
+    if no_ods:
+        return
+    reason = ods.unavailable_reason()
+    if reason is not None:
+        click.echo(f"{target}: not rebuilt: {reason}", err=True)
+        return
+    try:
+        click.echo(str(ods.build_ods(folder / sweep.FILENAME, target)))
+    except LibreOfficeError as exc:
+        fail(f"{target}: {exc}", 1)
 
 
 @templates.command()

@@ -29,6 +29,9 @@ FIRST_DATA_ROW = 5
 _UNITS_FONT = Font(name=style.FONT_NAME, italic=True, color="595959")
 _SOURCE_WIDTH = 90
 _TEXT = Alignment(wrap_text=True, vertical="top", indent=1)  # sources and notes, set off from the numbers
+_SHORT_TEXT = Alignment(vertical="top", indent=1)  # names and fields, set off from a number on their left
+_FLAG = Alignment(vertical="top", horizontal="center")  # TRUE/FALSE, clear of both neighbours
+_INDENT_CHARS = 3  # what an indent of 1 takes from a wrapped column, in characters
 _MODEL_FLAGS = ("gated_mlp", "tied_embeddings", "bias")
 
 
@@ -59,10 +62,16 @@ def _table(ws: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[object
     for r, values in enumerate(rows, start=first):
         for col, value in enumerate(values, start=1):
             cell = ws.cell(r, col, value)
-            cell.alignment = _TEXT if widths[col - 1] >= 40 else style.TOP
+            if widths[col - 1] >= 40:
+                cell.alignment = _TEXT
+            elif isinstance(value, bool):
+                cell.alignment = _FLAG
+            else:
+                cell.alignment = _SHORT_TEXT if isinstance(value, str) and col > 1 else style.TOP
             if formats and col in formats:
                 cell.number_format = formats[col]
-        wide = [(str(v), int(widths[c])) for c, v in enumerate(values) if widths[c] >= 40 and isinstance(v, str)]
+        wide = [(str(v), widths[c] - _INDENT_CHARS) for c, v in enumerate(values)
+                if widths[c] >= 40 and isinstance(v, str)]
         ws.row_dimensions[r].height = style.rows_for(*wide)
     style.set_columns(ws, [(h, w) for h, w in zip(headers, widths, strict=True)])
     ws.freeze_panes = ws.cell(first, 2)
@@ -101,15 +110,21 @@ def add_gpus(wb: Workbook) -> None:
                 "From envelope_xl/data/gpus.toml. Tensor peaks are dense (2:4-sparsity figures halved); "
                 "an empty cell means the vendor publishes no such peak.")
     fields = list(GPU_FIELDS)
-    rows = [(g.name, *(g.specs.get(f) for f in fields), g.source, g.notes) for g in _entries(GPUS)]
-    widths = (12, *(11 for _ in fields), 70, 70)
-    first = _table(ws, ("gpu", *fields, "source", "notes"), rows, widths, units=("", *GPU_FIELDS.values()),
-                   formats={c: "#,##0.0##" for c in range(2, len(fields) + 2)})
+    rows = [(g.name, *(g.specs.get(f) for f in fields), f"{g.source}\n{g.notes}" if g.notes else g.source)
+            for g in _entries(GPUS)]
+    widths = (11, *(max(9, len(f) + 2) for f in fields), 62)  # a field name never breaks mid-word
+    formats = {c: _GPU_FORMATS.get(f, "#,##0.00") for c, f in enumerate(fields, start=2)}
+    first = _table(ws, ("gpu", *fields, "source and notes"), rows, widths, units=("", *GPU_FIELDS.values()),
+                   formats=formats)
     n = len(rows)
     last = get_column_letter(len(fields) + 1)
     style.define(wb, "gpu_names", ws, _column(ws, 1, first, n))
     style.define(wb, "gpu_fields", ws, f"B4:{last}4")
     style.define(wb, "gpu_table", ws, f"B{first}:{last}{first + n - 1}")
+
+
+#: One number format per GPU column, so its figures line up (1.555 and 3.350 TB/s; 989.50 TFLOP/s).
+_GPU_FORMATS = {"bandwidth_tbs": "0.000", "memory_gb": "#,##0.00"}
 
 
 def add_models(wb: Workbook) -> None:
@@ -123,8 +138,8 @@ def add_models(wb: Workbook) -> None:
         for m in _entries(MODELS)
     ]
     counts = ("parameters", "active parameters")
-    headers = ("model", *counts, *fields, *_MODEL_FLAGS, "source")
-    widths = (15, 16, 16, *(10 for _ in fields), *(10 for _ in _MODEL_FLAGS), 70)
+    headers = ("model", *counts, *map(field_header, fields), *map(field_header, _MODEL_FLAGS), "source")
+    widths = (14, 16, 16, *(9 for _ in fields), *(11 for _ in _MODEL_FLAGS), 52)
     first_field = 2 + len(counts)
     last_field = first_field + len(fields) - 1
     first = _table(ws, headers, rows, widths, formats={c: style.COUNT for c in range(2, last_field + 1)})
@@ -137,6 +152,11 @@ def add_models(wb: Workbook) -> None:
     header = FIRST_DATA_ROW - 1
     style.define(wb, "model_fields", ws, span.format(header, header))
     style.define(wb, "model_table", ws, span.format(first, first + n - 1))
+
+
+def field_header(field: str) -> str:
+    """A field as its column header reads (and look-ups match it): words that wrap whole."""
+    return field.replace("_", " ")
 
 
 def add_lists(wb: Workbook) -> None:
@@ -193,7 +213,7 @@ def gpu_figure(gpu: str, field: str) -> str:
 
 
 def model_figure(model: str, field: str) -> str:
-    return f'INDEX(model_table,MATCH({model},model_names,0),MATCH("{field}",model_fields,0))'
+    return f'INDEX(model_table,MATCH({model},model_names,0),MATCH("{field_header(field)}",model_fields,0))'
 
 
 def preset_params(model: str, active: bool = False) -> str:

@@ -1,8 +1,9 @@
 """Pictures of the workbooks for the docs: LibreOffice prints to PDF, pdftoppm makes a PNG.
 
-The picture is the first sheet on one page, as a user sees it after opening the file
-(LibreOffice recalculates it on the way). The scenario sweep is pictured with the values
-its envelope functions compute, as Excel with the add-in shows it.
+The picture is the first printed page of the first sheet, at the scale it prints at, as
+a user sees it after opening the file and recalculating: LibreOffice recalculates every
+cell on the way, the scenario sweep with the envelope-xl extension installed (as
+scenario_sweep.ods computes in Calc).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from openpyxl import load_workbook
-
 from envelope_xl.libreoffice import LibreOfficeError, convert_many
 from envelope_xl.templates import sweep
 
@@ -25,16 +24,26 @@ _PAPER = 250  # grey levels from here to 255 count as blank paper when trimming 
 _MARGIN_PX = 12
 
 
-def _one_page_copy(src: Path, dst: Path) -> None:
-    """A copy of `src` whose first sheet prints on a single page (the sweep with its values filled in)."""
-    wb = load_workbook(src)
-    if src.name == sweep.FILENAME:  # without the add-in its function cells would show #NAME?
-        sweep.fill_preview(wb)
-    ws = wb.worksheets[0]
-    ws.page_setup.orientation = "landscape" if ws.max_column > 8 else "portrait"
-    ws.page_setup.fitToWidth = ws.page_setup.fitToHeight = 1
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    wb.save(dst)
+def _pdfs(workbooks: Sequence[Path], scratch: Path) -> list[Path]:
+    """A PDF of each workbook, in order; the sweep's calls computed by the envelope-xl extension."""
+    from envelope_xl.libreoffice import profile
+    from envelope_xl.libreoffice.engine import rename_for_libreoffice, unavailable_reason
+
+    by_source: dict[Path, Path] = {}
+    plain = [w for w in workbooks if w.name != sweep.FILENAME]
+    for source, pdf in zip(plain, convert_many(plain, scratch / "pdf", fmt="pdf", timeout=_TIMEOUT_S * len(plain)),
+                           strict=True):
+        by_source[source] = pdf
+    for source in (w for w in workbooks if w.name == sweep.FILENAME):
+        reason = unavailable_reason()
+        if reason is not None:
+            raise LibreOfficeError(f"{source.name} is rendered with the envelope-xl extension: {reason}")
+        renamed = scratch / "bound" / source.name
+        renamed.parent.mkdir(exist_ok=True)
+        rename_for_libreoffice(source, renamed)
+        with profile.profile_copy(profile.template_profile(_TIMEOUT_S), scratch) as lo:
+            by_source[source] = profile.convert_in_profile(lo, [renamed], scratch / "bound-pdf", "pdf", _TIMEOUT_S)[0]
+    return [by_source[w] for w in workbooks]
 
 
 def _pdftoppm(pdftoppm: str, *args: str) -> None:
@@ -67,21 +76,15 @@ def _content_box(pdftoppm: str, pdf: Path, dpi: int) -> tuple[int, int, int, int
 
 
 def render_pngs(workbooks: Sequence[Path], out_dir: Path, dpi: int = DEFAULT_DPI) -> list[Path]:
-    """One PNG per workbook (its first sheet), named like the workbook; returns the PNGs."""
+    """One PNG per workbook (the first page of its first sheet), named like the workbook; returns the PNGs."""
     pdftoppm = shutil.which("pdftoppm")
     if pdftoppm is None:
         raise LibreOfficeError("pdftoppm was not found: install poppler-utils")
     out_dir.mkdir(parents=True, exist_ok=True)
     pngs = []
     with tempfile.TemporaryDirectory(prefix="envelope-xl-render-") as scratch:
-        copies = []
-        for src in workbooks:
-            copy = Path(scratch) / src.name
-            _one_page_copy(src, copy)
-            copies.append(copy)
-        pdfs = convert_many(copies, Path(scratch) / "pdf", fmt="pdf", timeout=_TIMEOUT_S * len(copies))
-        for pdf in pdfs:
-            target = out_dir / f"{pdf.stem}.png"
+        for source, pdf in zip(workbooks, _pdfs(workbooks, Path(scratch)), strict=True):
+            target = out_dir / f"{Path(source).stem}.png"
             x, y, width, height = _content_box(pdftoppm, pdf, dpi)
             _pdftoppm(pdftoppm, "-png", "-r", str(dpi), "-x", str(x), "-y", str(y), "-W", str(width),
                       "-H", str(height), str(pdf), str(target.with_suffix("")))

@@ -7,7 +7,9 @@ projection grows the entity count each month and keeps a number of monthly snaps
 from __future__ import annotations
 
 from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment
 from openpyxl.workbook import Workbook
+from openpyxl.worksheet.pagebreak import Break
 
 from envelope_xl.registry import FUNCTIONS
 from envelope_xl.templates import reference_tables as ref
@@ -29,6 +31,7 @@ DEFAULTS = {
     "retention": 3,
 }
 MONTHS = 12
+_NUMBER = Alignment(horizontal="right")
 _PROJECTION_HEADERS = ("Month", "Entities", "Live storage (GB)", "Snapshots kept", "Total kept (GB)")
 
 
@@ -73,6 +76,7 @@ def _today(s: PlanSheet) -> None:
 
 def _projection(s: PlanSheet) -> None:
     ws = s.ws
+    ws.row_breaks.append(Break(id=s.row))  # the projection, its chart and the checks on a page of their own
     s.section("3. The next twelve months")
     s.text("Entities grow by the monthly rate, compounded; each month a snapshot of the live index is kept, and "
            "the oldest is dropped beyond the retention (no snapshots before month 0).")
@@ -94,7 +98,8 @@ def _projection(s: PlanSheet) -> None:
                                 "in_retention"))[0]),
         )
         for col, formula in cells:
-            ws.cell(r, col, f"={formula}").number_format = style.COUNT
+            cell = ws.cell(r, col, f"={formula}")
+            cell.number_format, cell.alignment = style.COUNT, _NUMBER
         s.row += 1
     style.define(s.wb, "projection_months", ws, f"B{first}:B{last}")
     for name, col in (("month_entities", "C"), ("month_live_gb", "D"), ("month_snapshots", "E"),
@@ -118,6 +123,7 @@ def _chart(s: PlanSheet, first: int, last: int) -> None:
     chart.y_axis.title = "GB"
     chart.x_axis.title = "month"
     chart.y_axis.majorGridlines = None
+    chart.y_axis.number_format = "#,##0"
     for col in (4, 6):
         chart.add_data(Reference(s.ws, min_col=col, min_row=first - 1, max_row=last), titles_from_data=True)
     chart.set_categories(Reference(s.ws, min_col=2, min_row=first, max_row=last))
@@ -130,7 +136,7 @@ def _chart(s: PlanSheet, first: int, last: int) -> None:
 
 def build() -> Workbook:
     s = PlanSheet.in_new_workbook("Storage plan", TITLE, "How much storage do these embeddings need today, and in "
-                                  "a year?", style.HOW_TO.format("each has a note"))
+                                  "a year?", style.HOW_TO.format("each has a note"), repeat_header=False)
     wb = s.wb
     _inputs(s)
     _today(s)

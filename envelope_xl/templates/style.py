@@ -74,7 +74,7 @@ LABEL, WORDS, VALUE, UNIT, NOTE = 2, 3, 4, 5, 6  # column numbers
 WIDTHS = {i: width for i, (_header, width) in enumerate(PLAN_COLUMNS, start=1)}
 _WRAPPED = {LABEL: WIDTHS[LABEL], WORDS: WIDTHS[WORDS], NOTE: WIDTHS[NOTE]}  # wrapped columns, for row heights
 LINE_HEIGHT = 15.0
-_CHARS_PER_WIDTH = 1.2
+_CHARS_PER_WIDTH = 1.22
 
 
 @dataclass(frozen=True)
@@ -229,12 +229,14 @@ def dialog_title(*choices: str) -> str:
 def rows_for(*texts: tuple[str, float]) -> float:
     """Row height fitting wrapped texts, given (text, column width) pairs.
 
-    Word-wraps each text at about 1.2 characters per unit of column width (the width unit
-    is one digit of the default font; average text is narrower).
+    Word-wraps each paragraph of a text at about 1.22 characters per unit of column width
+    (the unit is one digit of the default font; average text is narrower), as Calibri and
+    its metric twin Carlito set the workbooks' texts.
     """
-    lines = max((len(textwrap.wrap(text, int(width * _CHARS_PER_WIDTH))) for text, width in texts if text), default=1)
-    slack = 1 if lines >= 4 else 0  # long citations wrap less evenly than the estimate
-    return (max(1, lines) + slack) * LINE_HEIGHT
+    def lines(text: str, width: float) -> int:
+        return sum(max(1, len(textwrap.wrap(p, int(width * _CHARS_PER_WIDTH)))) for p in text.split("\n"))
+
+    return max((lines(text, width) for text, width in texts if text), default=1) * LINE_HEIGHT
 
 
 #: What the third line of a plan sheet says: where the inputs are and what the rest is.
@@ -278,13 +280,17 @@ class PlanSheet:
     """
 
     @classmethod
-    def in_new_workbook(cls, sheet_title: str, title: str, question: str, how_to: str) -> PlanSheet:
+    def in_new_workbook(cls, sheet_title: str, title: str, question: str, how_to: str,
+                        repeat_header: bool = True) -> PlanSheet:
         """A plan sheet as the first sheet of a new workbook (`plan.wb`)."""
         wb = Workbook()
         wb.active.title = sheet_title
-        return cls(wb, wb.active, title, question, how_to)
+        return cls(wb, wb.active, title, question, how_to, repeat_header)
 
-    def __init__(self, wb: Workbook, ws: Worksheet, title: str, question: str, how_to: str):
+    def __init__(self, wb: Workbook, ws: Worksheet, title: str, question: str, how_to: str,
+                 repeat_header: bool = True):
+        """`repeat_header`: print the column header on every page (not where tables with headers
+        of their own follow the steps, as it would print over them)."""
         self.wb, self.ws = wb, ws
         self.row = 1
         self.step_number = 0
@@ -300,7 +306,8 @@ class PlanSheet:
         self.row = 5
         header_row(ws, self.row, [h for h, _ in PLAN_COLUMNS])
         ws.freeze_panes = ws.cell(self.row + 1, 1)
-        ws.print_title_rows = f"{self.row}:{self.row}"
+        if repeat_header:
+            ws.print_title_rows = f"{self.row}:{self.row}"
         print_one_page_wide(ws)
         self.row += 1
 
@@ -409,7 +416,8 @@ class PlanSheet:
             self.check_rows.append(self.row)
             self.step_number += 1
             r = self.row
-            self._texts(r, self.step_number, spec.label, f"input: {spec.rule.allowed}", "",
+            where = next(iter(self.wb.defined_names[f"in_{spec.name}"].destinations))[1].replace("$", "")
+            self._texts(r, self.step_number, spec.label, f"input in {where}: {spec.rule.allowed}", "",
                         "empty or out of range: the results that use it stay blank" if spec.unused_when is None
                         else "checked only when used")
             ref = f"in_{spec.name}"

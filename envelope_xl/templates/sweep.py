@@ -114,17 +114,17 @@ def _decode(v: dict[str, Any]) -> float | str:
     return call("DECODE_TPS", v["params"], v["gpu"], v["precision"], v["batch"])
 
 
-WEIGHTS_TOO_LARGE = "weights exceed one GPU: shard or quantize"
-BATCH_TOO_LARGE = "batch does not fit: at most "
+WEIGHTS_TOO_LARGE = "no: weights exceed one GPU; shard or quantize"
+BATCH_TOO_LARGE = "no: the batch does not fit; at most "
 _ARCH = tuple(_config(f) for f in ("layers", "hidden", "heads"))
 _KV_SHAPE = tuple(_config(f) for f in ("layers", "kv_heads", "head_dim"))
 
 COLUMNS = (
-    Column("scenario", "Scenario", 30, style.TEXT, True, note="a name for the scenario"),
+    Column("scenario", "Scenario", 33, style.TEXT, True, note="a name for the scenario"),
     Column("model", "Model", 14, style.TEXT, True, style.choice("model_names", "a model preset"),
            note=_arg_doc("model")),
-    Column("params", "Parameters", 16, style.COUNT, call=Call("MODEL_PARAMS", ("model",))),
-    Column("active_params", "Active parameters", 16, style.COUNT, call=Call("MODEL_PARAMS", ("model", Literal(True))),
+    Column("params", "Parameters", 15, style.COUNT, call=Call("MODEL_PARAMS", ("model",))),
+    Column("active_params", "Active parameters", 15, style.COUNT, call=Call("MODEL_PARAMS", ("model", Literal(True))),
            note="parameters used per token (a mixture of experts runs only its routed experts): they set the compute"),
     Column("precision", "Precision", 10, style.TEXT, True, style.choice("prec_names", "a precision"),
            note=_arg_doc("precision")),
@@ -157,11 +157,11 @@ COLUMNS = (
            call=Call("TRAIN_FLOPS", ("active_params", "tokens"))),
     Column("train_days", "Training days", 10, style.ONE_DECIMAL,
            call=Call("TRAIN_TIME", ("active_params", "tokens", "gpus", "gpu", "precision", "mfu"))),
-    Column("gpu_hours", "GPU-hours", 13, style.COUNT,
+    Column("gpu_hours", "GPU-hours", 12, style.COUNT,
            call=Call("GPU_HOURS", ("active_params", "tokens", "gpu", "precision", "mfu"))),
-    Column("cost_usd", "Cost (USD)", 15, style.USD,
+    Column("cost_usd", "Cost (USD)", 13, style.USD,
            call=Call("TRAIN_COST", ("active_params", "tokens", "usd_per_gpu_hour", "gpu", "precision", "mfu"))),
-    Column("chinchilla_tokens", "Chinchilla tokens", 19, style.COUNT, call=Call("CHINCHILLA_TOKENS", ("params",))),
+    Column("chinchilla_tokens", "Chinchilla tokens", 18, style.COUNT, call=Call("CHINCHILLA_TOKENS", ("params",))),
     # Serving
     Column("context", "Serving context (tokens)", 10, style.COUNT, True, style.whole_at_least(1, 10_000_000),
            note="tokens cached per sequence when serving"),
@@ -175,7 +175,7 @@ COLUMNS = (
                     + ",{context},1,{precision})*(1+1E-12)))"),
            python=_max_batch,
            note="sequences whose KV cache fits in the GPU memory left beside the weights (0 when none)"),
-    Column("decode_tps", "Decode tokens/s", 13, style.COUNT,
+    Column("decode_tps", "Decode tokens/s", 40, style.COUNT,
            formula=(f'IF({{model_mem_gb}}>{{gpu_memory_gb}},"{WEIGHTS_TOO_LARGE}",IF({{batch}}>{{max_batch}},'
                     f'"{BATCH_TOO_LARGE}"&{{max_batch}},DECODE_TPS({{params}},{{gpu}},{{precision}},{{batch}})))'),
            python=_decode,
@@ -270,11 +270,34 @@ def _scenarios_sheet(wb: Workbook) -> None:
     _flag_refusals(ws, last + 200)
     ws.freeze_panes = ws.cell(FIRST_ROW, 3)
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
-    ws.print_title_cols = "A:B"
+    ws.print_title_cols = "A:A"
     style.print_one_page_wide(ws)
-    # Two pages wide: training on the first, serving on the second, scenario and model on both.
-    ws.page_setup.fitToWidth = 2
-    ws.col_breaks.append(Break(id=[c.key for c in COLUMNS].index(FIRST_SERVING_KEY)))
+    # At a readable scale, page by page across: training, then serving on a page of its own;
+    # the scenario repeated on each.
+    ws.sheet_properties.pageSetUpPr.fitToPage = False
+    ws.page_setup.scale = PRINT_SCALE
+    for after in page_breaks():
+        ws.col_breaks.append(Break(id=after))
+
+
+#: Print scale, percent (the plan sheets print at about 63%), and how much column width (in
+#: characters) a landscape A4 page holds at that scale: 136 at 80%, as LibreOffice prints it.
+PRINT_SCALE = 65
+_PAGE_CHARS = 136 * 80 / PRINT_SCALE
+
+
+def page_breaks() -> list[int]:
+    """The columns (1-based) after which a new printed page starts."""
+    keys = [c.key for c in COLUMNS]
+    repeated = COLUMNS[0].width
+    breaks, used = [], 0.0
+    for number, column in enumerate(COLUMNS[1:], start=2):
+        if column.key == FIRST_SERVING_KEY or used + column.width > _PAGE_CHARS - repeated:
+            breaks.append(number - 1)
+            used = 0.0
+        used += column.width
+    assert keys.index(FIRST_SERVING_KEY) in breaks
+    return breaks
 
 
 def _flag_refusals(ws, last_row: int) -> None:
@@ -291,7 +314,7 @@ def _flag_refusals(ws, last_row: int) -> None:
 _ABOUT = (
     ("Scenario sweep", style.TITLE_FONT),
     ("One row per scenario: the yellow columns are inputs, the others call the envelope-xl functions "
-     "(=TRAIN_MEM(...), =DECODE_TPS(...)). Training columns print on the first page, serving on the second.",
+     "(=TRAIN_MEM(...), =DECODE_TPS(...)). Training columns print first, serving on a page of their own.",
      style.SUBTITLE_FONT),
     ("", None),
     ("The numbers you see when you open it", style.SECTION_FONT),
@@ -337,17 +360,20 @@ _ABOUT = (
 )
 
 
+_ABOUT_WIDTH = 75  # characters: what a portrait A4 page holds at full size
+
+
 def _about_sheet(wb: Workbook) -> None:
     ws = wb.create_sheet("About")
-    ws.column_dimensions["A"].width = 110
+    ws.column_dimensions["A"].width = _ABOUT_WIDTH
     ws.sheet_view.showGridLines = False
     for r, (text, font) in enumerate(_ABOUT, start=1):
         cell = ws.cell(r, 1, text or None)
         cell.alignment = style.WRAP
         if font is not None:
             cell.font = font
-        elif text:
-            ws.row_dimensions[r].height = style.rows_for((text, 110))
+        if text and font is not style.TITLE_FONT:
+            ws.row_dimensions[r].height = style.rows_for((text, _ABOUT_WIDTH)) * (1.2 if font else 1)
     style.print_one_page_wide(ws, landscape=False)
 
 
