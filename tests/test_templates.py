@@ -147,7 +147,7 @@ def test_every_sheet_has_frozen_headers_widths_and_prints_one_page_wide(workbook
     for ws in wb.worksheets:
         setup = ws.page_setup
         if (workbook, ws.title) == (sweep, "Scenarios"):  # page by page across, at a readable scale
-            assert not ws.sheet_properties.pageSetUpPr.fitToPage and setup.scale >= 75
+            assert not ws.sheet_properties.pageSetUpPr.fitToPage and setup.scale >= 60  # as the plans
             assert [b.id for b in ws.col_breaks.brk] == sweep.page_breaks()
             continue
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
@@ -231,26 +231,26 @@ def test_sweep_flags_what_does_not_fit() -> None:
 # The command ----------------------------------------------------------------------------------
 
 def test_build_command_writes_every_workbook(tmp_path: Path, built: dict[str, bytes]) -> None:
-    result = CliRunner().invoke(templates, ["build", "--out", str(tmp_path)])
+    result = CliRunner().invoke(templates, ["build", "--out", str(tmp_path), "--no-ods"])  # .ods: test_templates_ods
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [str(tmp_path / w.FILENAME) for w in WORKBOOKS]
     assert all((tmp_path / name).read_bytes() == data for name, data in built.items())
-    again = CliRunner().invoke(templates, ["build", "--out", str(tmp_path)])
+    again = CliRunner().invoke(templates, ["build", "--out", str(tmp_path), "--no-ods"])
     assert again.exit_code == 0, again.output
 
 
 def test_build_leaves_a_changed_workbook_alone_unless_forced(tmp_path: Path) -> None:
-    assert CliRunner().invoke(templates, ["build", "--out", str(tmp_path)]).exit_code == 0
+    assert CliRunner().invoke(templates, ["build", "--out", str(tmp_path), "--no-ods"]).exit_code == 0
     mine = tmp_path / "llm_training_plan.xlsx"
     wb = load_workbook(mine)
     wb["Training plan"]["D9"] = 123  # somebody's numbers, saved by another program
     wb.save(mine)
     kept = mine.read_bytes()
-    refused = CliRunner().invoke(templates, ["build", "--out", str(tmp_path)])
+    refused = CliRunner().invoke(templates, ["build", "--out", str(tmp_path), "--no-ods"])
     assert refused.exit_code == 2
     assert refused.output.startswith(f"error: {mine}: changed since it was built")
     assert mine.read_bytes() == kept
-    forced = CliRunner().invoke(templates, ["build", "--out", str(tmp_path), "--force"])
+    forced = CliRunner().invoke(templates, ["build", "--out", str(tmp_path), "--force", "--no-ods"])
     assert forced.exit_code == 0 and mine.read_bytes() != kept
 
 
@@ -420,3 +420,26 @@ def test_failed_checks_are_unmistakable(workbook, shipped: dict[str, Workbook]) 
     assert any(str(cf.sqref).startswith(f"A{SUMMARY_ROW}:") for cf in ws.conditional_formatting)
     inputs = {n[3:] for n in wb.defined_names if n.startswith("in_")}
     assert {f"out_input_{name}" for name in inputs} <= set(wb.defined_names), "a check row per input"
+
+
+def test_the_serving_plan_computes_with_the_batch_that_fits(tmp_path: Path) -> None:
+    """On an L4, batch 32 does not fit (7 does): GPUs, cost and batch slots all use 7, and the check says so."""
+    from envelope_xl import model_params, serving_gpus
+    from envelope_xl.recalc.python_engine import PythonEngine
+
+    wb = load_workbook(io.BytesIO(build_bytes(serving)))
+    _cell(wb, "in_gpu").value = "L4"
+    path = tmp_path / "l4.xlsx"
+    wb.save(path)
+    values = PythonEngine().compute(path)
+
+    def out(name: str) -> Any:
+        cell = _cell(wb, f"out_{name}")
+        return values[(cell.parent.title, cell.coordinate)]
+
+    tps = decode_tps(model_params("llama-3-8b"), "L4", "bf16", 7)
+    assert (out("max_batch"), out("run_batch"), out("batch_fits")) == (7, 7, "no")
+    assert out("decode_tps") == pytest.approx(tps, rel=1e-12)
+    assert out("gpus_needed") == serving_gpus(20, 300, tps, 0.7) > 60  # the issue's "about 66 GPUs"
+    assert out("check_batch") == "batch 32 does not fit: the plan uses 7, the largest that fits"
+    assert out("in_flight_per_gpu") <= 7 and out("check_in_flight") == "OK"

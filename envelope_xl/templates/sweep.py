@@ -114,8 +114,8 @@ def _decode(v: dict[str, Any]) -> float | str:
     return call("DECODE_TPS", v["params"], v["gpu"], v["precision"], v["batch"])
 
 
-WEIGHTS_TOO_LARGE = "no: weights exceed one GPU; shard or quantize"
-BATCH_TOO_LARGE = "no: the batch does not fit; at most "
+WEIGHTS_TOO_LARGE = "no: weights exceed one GPU (shard or quantize)"
+BATCH_TOO_LARGE = "no: the batch does not fit, at most "
 _ARCH = tuple(_config(f) for f in ("layers", "hidden", "heads"))
 _KV_SHAPE = tuple(_config(f) for f in ("layers", "kv_heads", "head_dim"))
 
@@ -144,7 +144,7 @@ COLUMNS = (
            note="tokens per training sequence"),
     Column("micro_batch", "Micro-batch", 8, style.COUNT, True, style.whole_at_least(1, 10_000),
            note=_arg_doc("micro_batch")),
-    Column("recompute", "Recompute", 10, style.TEXT, True, style.choice("list_recompute", "a strategy"),
+    Column("recompute", "Recompute", 11, style.TEXT, True, style.choice("list_recompute", "a strategy"),
            note=_arg_doc("recompute")),
     Column("train_mem_gb", "Model states per GPU (GB)", 11, style.DECIMAL,
            call=Call("TRAIN_MEM", ("params", "precision", "optimizer", "gpus", "zero_stage"))),
@@ -208,6 +208,7 @@ SCENARIOS = (
 )
 HEADER_ROW = 1
 FIRST_ROW = 2
+_TEXT = Alignment(vertical="top", indent=1)
 
 
 def _letters() -> dict[str, str]:
@@ -262,7 +263,8 @@ def _scenarios_sheet(wb: Workbook) -> None:
             else:
                 cell.value = cell_formula(column, r)
             cell.number_format = column.number_format
-            cell.alignment = style.TOP
+            # Texts set off from a number on their left; the scenario starts the row.
+            cell.alignment = _TEXT if column.number_format == style.TEXT and i > 1 else style.TOP
         kind = "in" if column.is_input else "out"
         style.define(wb, f"{kind}_{column.key}", ws, f"{letter}{FIRST_ROW}:{letter}{last}")
         if column.rule is not None:
