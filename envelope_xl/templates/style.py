@@ -394,10 +394,12 @@ class PlanSheet:
         It says "not checked" while an input it needs fails, or `not_run` while a `when`
         condition of a step it reads is false.
         """
+        self._start_checks()
         self.check_rows.append(self.row)
         ws, r = self.ws, self.row
         self.step_number += 1
-        self._texts(r, self.step_number, label, words, "", assumption)
+        # Unit and note left empty: a message longer than the value cell reads on across them.
+        self._texts(r, self.step_number, label, f"{words} ({assumption})" if assumption else words, "", "")
         guarded, _ = self.guarded(formula, otherwise=_text(NOT_CHECKED),
                                   otherwise_when=None if not_run is None else _text(not_run))
         cell = ws.cell(r, VALUE, f"={guarded}")
@@ -412,14 +414,14 @@ class PlanSheet:
 
         Call it right after the sheet's own checks, so all check rows are one block.
         """
+        self._start_checks()
         for spec in self.inputs:
             self.check_rows.append(self.row)
             self.step_number += 1
             r = self.row
             where = next(iter(self.wb.defined_names[f"in_{spec.name}"].destinations))[1].replace("$", "")
-            self._texts(r, self.step_number, spec.label, f"input in {where}: {spec.rule.allowed}", "",
-                        "empty or out of range: the results that use it stay blank" if spec.unused_when is None
-                        else "checked only when used")
+            used = "" if spec.unused_when is None else " (checked only when used)"
+            self._texts(r, self.step_number, spec.label, f"input in {where}: {spec.rule.allowed}{used}", "", "")
             ref = f"in_{spec.name}"
             allowed = spec.rule.allowed
             formula = (f"IF(ISBLANK({ref}),{_text(f'empty: enter {allowed}')},IF({spec.rule.holds(ref)},"
@@ -440,6 +442,11 @@ class PlanSheet:
                                                              font=FAIL_FONT))
         self.ws.conditional_formatting.add(area, FormulaRule(formula=[f'{top}="{PASSED}"'], font=PASS_FONT))
         self._summary()
+
+    def _start_checks(self) -> None:
+        if not self.check_rows:
+            self.text("A failed check turns red and says what to do. Results that need an input that is empty or "
+                      "out of range stay blank.")
 
     def _summary(self) -> None:
         ws, r = self.ws, SUMMARY_ROW
