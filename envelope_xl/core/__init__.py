@@ -8,7 +8,9 @@ from envelope_xl.core import args as _args  # noqa: F401  (argument meanings bef
 from envelope_xl.core.lookups import bytes_per_param, gpu_spec
 from envelope_xl.core.architecture import model_config, model_params, transformer_params
 from envelope_xl.core.memory import activation_mem, checkpoint_size, kv_cache, model_mem, train_mem
-from envelope_xl.core.storage import embed_storage, storage
+from envelope_xl.core.storage import dataset_storage, embed_storage, retained_storage, storage
+from envelope_xl.core.indexes import vector_index_mem
+from envelope_xl.core.features import feature_store, row_bytes
 from envelope_xl.core.training import (
     chinchilla_tokens,
     gpu_hours,
@@ -17,18 +19,25 @@ from envelope_xl.core.training import (
     train_flops,
     train_time,
 )
+from envelope_xl.core.recsys import embedding_shards, embedding_table_mem, retraining_cost, train_time_examples
 from envelope_xl.core.serving import concurrency, decode_tps, prefill_time, serving_gpus
+from envelope_xl.core.fleet import bandwidth, peak_qps, request_core_seconds, servers_for_qps, shards
 from envelope_xl.core.formatting import convert_bytes, human_bytes, human_count
 
 __all__ = [
     "activation_mem",
+    "bandwidth",
     "bytes_per_param",
     "checkpoint_size",
     "chinchilla_tokens",
     "concurrency",
     "convert_bytes",
+    "dataset_storage",
     "decode_tps",
     "embed_storage",
+    "embedding_shards",
+    "embedding_table_mem",
+    "feature_store",
     "gpu_hours",
     "gpu_spec",
     "gpus_for_deadline",
@@ -38,12 +47,21 @@ __all__ = [
     "model_config",
     "model_mem",
     "model_params",
+    "peak_qps",
     "prefill_time",
+    "request_core_seconds",
+    "retained_storage",
+    "retraining_cost",
+    "row_bytes",
+    "servers_for_qps",
     "serving_gpus",
+    "shards",
     "storage",
     "train_cost",
     "train_flops",
     "train_mem",
     "train_time",
+    "train_time_examples",
     "transformer_params",
+    "vector_index_mem",
 ]

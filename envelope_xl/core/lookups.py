@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, PRECISIONS
+from envelope_xl.reference import GPU_FIELD_NAMES, GPU_FIELDS, GPUS, PRECISIONS
 from envelope_xl.registry import register
 
 
@@ -41,6 +41,7 @@ def bytes_per_param(precision: str) -> float:
     "(2:4-sparsity figures halved)",
     arg_docs={"field": "memory_gb (GB), bandwidth_tbs (TB/s), fp64/fp32/tf32/bf16/fp16/fp8/fp4_tflops "
               "(dense TFLOP/s) or int8_tops (dense TOP/s)"},
+    unit_from=lambda a: GPU_FIELDS[GPU_FIELD_NAMES.get("field", a["field"])],
 )
 def gpu_spec(gpu: str, field: str) -> float:
     """One datasheet figure of `gpu`.
