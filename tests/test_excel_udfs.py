@@ -67,6 +67,15 @@ SAMPLES: dict[str, Any] = {
     "with_optimizer": False, "binary": True, "gated_mlp": True, "tied_embeddings": False, "bias": False,
     "active": True,
     "precision": "fp16", "optimizer": "adamw", "gpu": "A100-80GB", "model": "llama-2-7b", "recompute": "selective",
+    "dau": 1e7, "requests_per_user_per_day": 20.0, "peak_factor": 2.5, "active_hours": 16.0,
+    "flops_per_request": 5e7, "core_gflops": 100.0, "efficiency": 0.25, "core_seconds_per_request": 0.002,
+    "cores_per_server": 48, "spare": 2, "rate_per_s": 1e4, "total_bytes": 5e13, "node_bytes": 2e12, "fill": 0.6,
+    "replicas": 2, "qps_per_replica": 1e4, "features": 300, "bytes_per_feature": 4.0, "key_bytes": 8.0,
+    "timestamp_bytes": 4.0, "entities": 5e7, "row_bytes": 1500.0, "retention_days": 30, "updates_per_day": 2.0,
+    "compression": 3.0, "online_replication": 2.0, "offline_replication": 2.0, "index_bytes_per_row": 50.0,
+    "daily_bytes": 2e12, "daily_growth": 0.001, "hot_days": 7, "bytes_per_token": 4.2, "m": 16, "code_bytes": 32,
+    "lists": 4096, "rows": 1e8, "batch_rows": 1e5, "device_gb": 96.0, "examples": 1e9,
+    "examples_per_sec_per_gpu": 1e5, "epochs": 2.0, "scaling_efficiency": 0.85, "retrain_every_days": 3.0,
 }
 
 
@@ -74,7 +83,7 @@ def core_args(spec: Function) -> list[Any]:
     """Valid arguments for `spec`, as Python passes them (ints, canonical names)."""
     values = []
     for arg in spec.args:
-        if arg.name in SAMPLES:
+        if arg.name in SAMPLES and (arg.choices is None or SAMPLES[arg.name] in arg.choices):
             values.append(SAMPLES[arg.name])
         else:  # field, unit, from_unit, to_unit: a listed name other than the default
             names = list(arg.choices)

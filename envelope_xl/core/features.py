@@ -46,6 +46,8 @@ def _row_steps(features: int, bytes_per_feature: float, key_bytes: float, timest
         Step("timestamp", "timestamp_bytes"),
     ),
     steps_fn=_row_steps,
+    decision=lambda a, size: f"{size:,.0f} bytes a row: {size / 1e3:,.4g} GB per million entities per copy, "
+    f"{size:,.0f} GB per billion",
 )
 def row_bytes(
     features: int,
@@ -82,7 +84,7 @@ def _store_steps(
 def _store_table(parts: tuple[float, ...], unit: str) -> list[list[Any]]:
     factor = BYTE_UNITS.get("unit", unit)
     online, offline = sum(parts[:3]) / factor, sum(parts[3:]) / factor
-    return [["store", BYTE_UNITS.name(unit)], ["online", online], ["offline", offline],
+    return [["component", BYTE_UNITS.name(unit)], ["online store", online], ["offline store", offline],
             ["total", (sum(parts[:3]) + sum(parts[3:])) / factor]]
 
 
@@ -102,7 +104,7 @@ def _store_decision(a: dict[str, Any], table: list[list[Any]]) -> str:
     summary="A feature store as a table: the online store (latest row per entity, replicated, with a per-row "
     "index) and the offline store (a row per entity per update over the retention window, compressed), and "
     "their total.",
-    returns="table: store | bytes in `unit` (online, offline, total)",
+    returns="table: component | bytes in `unit` (online store, offline store, total)",
     unit_kind="bytes",
     formula="online: entities x (row_bytes + index_bytes_per_row) x online_replication; offline: entities x "
     "updates_per_day x retention_days x row_bytes / compression x offline_replication",
@@ -150,7 +152,7 @@ def feature_store(
         100M users with 1,624-byte rows: 3 x 172.4 GB online; 90 daily snapshots at 2.896:1 offline.
 
         >>> [[name, round(v, 3)] for name, v in feature_store(100e6, 1624)[1:]]
-        [['online', 517.2], ['offline', 5046.961], ['total', 5564.161]]
+        [['online store', 517.2], ['offline store', 5046.961], ['total', 5564.161]]
     """
     parts = _store_steps(entities, row_bytes, retention_days, updates_per_day, compression, online_replication,
                          offline_replication, index_bytes_per_row)

@@ -228,6 +228,20 @@ def servers_for_qps(
 ETHERNET_GBPS = (1, 10, 25, 100, 400)
 
 
+def _rate_unit(unit: object) -> float:
+    """Bytes per second of a rate unit. Names match case-insensitively, but "GBps" or "Gb/s"
+    would then mean what they do not say (bits or bytes): a short form in mixed case must
+    write b for bits and B for bytes as the canonical names do."""
+    factor = RATE_UNITS.get("unit", unit)
+    name = RATE_UNITS.name(unit)  # type: ignore[arg-type]
+    text = str(unit).strip()
+    mixed = text not in (text.lower(), text.upper())
+    if mixed and text.lower() == name.lower() and text[-3] != name[-3]:
+        raise InputError("unit", unit, f"expected {name} with {name[-3]} ({'bits' if name.endswith('bps') else 'bytes'}"
+                         "): write Gbps for gigabits and GB/s for gigabytes per second")
+    return factor
+
+
 def _bandwidth_decision(a: dict[str, Any], value: float) -> str:
     gbps = value * RATE_UNITS.get("unit", a["unit"]) * 8 / 1e9
     cap = default("target_utilization")
@@ -264,7 +278,7 @@ def bandwidth(rate_per_s: float, bytes_each: float, unit: str = "Gbps") -> float
         (0.112, 14.0)
     """
     per_second = positive("rate_per_s", rate_per_s) * positive("bytes_each", bytes_each)
-    return per_second / RATE_UNITS.get("unit", unit)
+    return per_second / _rate_unit(unit)
 
 
 # Shards and replicas --------------------------------------------------------------------------

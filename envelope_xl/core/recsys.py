@@ -252,10 +252,10 @@ def train_time_examples(
     efficiency applied from two GPUs on.
 
     Examples:
-        4 billion examples on 8 GPUs at 200,000 examples/s each, 90% scaling: 3.09 hours.
+        4 billion examples on 8 GPUs at 200,000 examples/s each, 90% scaling: 46 minutes.
 
         >>> round(train_time_examples(4e9, 200000, 8), 4)
-        3.0864
+        0.7716
     """
     return _examples_steps(examples, examples_per_sec_per_gpu, gpus, epochs, scaling_efficiency)[2] / (
         TIME_UNITS.get("unit", unit))
@@ -326,10 +326,10 @@ def retraining_cost(
     Formula: GPU-hours per run x (365 / retrain_every_days) x usd_per_gpu_hour.
 
     Examples:
-        A 3.09-hour run on 8 GPUs at $2.5 per GPU-hour, weekly: 24.7 GPU-hours x 52.1 runs.
+        A 0.77-hour run on 8 GPUs at $2.5 per GPU-hour, weekly: 6.17 GPU-hours x 52.1 runs.
 
         >>> round(retraining_cost(4e9, 200000, 8, 2.5))
-        3218
+        805
     """
     return _retrain_steps(examples, examples_per_sec_per_gpu, gpus, usd_per_gpu_hour, retrain_every_days, epochs,
                           scaling_efficiency)[3]

@@ -170,8 +170,8 @@ def _retained_steps(
     written = _days_of_growth(daily, growth, 0, days)
     recent = _days_of_growth(daily, growth, days - hot, hot)
     if written * kept > HUGE:
-        raise InputError("daily_bytes", daily_bytes, "expected data that a window can hold: the total passes 1e30 "
-                         "bytes")
+        arg, value = ("daily_growth", daily_growth) if growth > 0 else ("daily_bytes", daily_bytes)
+        raise InputError(arg, value, "expected data that a window can hold: the total would pass 1e30 bytes")
     return _days_of_growth(daily, growth, days - 1, 1), written, kept, recent * kept, (written - recent) * kept
 
 
