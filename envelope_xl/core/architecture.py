@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from envelope_xl.checks import flag
@@ -25,6 +26,7 @@ _PARAM_STEPS = (
 )
 
 
+@functools.lru_cache(maxsize=1024)  # a sheet repeats the same few architectures; errors are not cached
 def _transformer(
     layers: int, hidden: int, vocab: int, ffn_hidden: int | None, gated_mlp: bool, heads: int | None,
     kv_heads: int | None, head_dim: int | None, tied_embeddings: bool, bias: bool, experts: int, max_positions: int,
