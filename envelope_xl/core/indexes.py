@@ -23,8 +23,9 @@ CENTROID_VALUE_BYTES = 4.0
 
 
 def _auto_lists(count: float) -> int:
-    """4 x sqrt(count) inverted lists, the low end of FAISS's advice (4 to 16 x sqrt(N))."""
-    return max(1, round(4 * math.sqrt(count)))
+    """4 x sqrt(count) inverted lists, rounded half up (as a spreadsheet's INT(x + 0.5)): the low
+    end of FAISS's advice of 4 to 16 x sqrt(N)."""
+    return max(1, math.floor(4 * math.sqrt(count) + 0.5))
 
 
 def _index_steps(
