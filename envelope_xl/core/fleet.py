@@ -300,7 +300,7 @@ def _shards_steps(
 def _shards_decision(a: dict[str, Any], nodes: int) -> str:
     shards, for_load, used, _ = _shards_steps(**a)
     why = " (the query load sets the replicas)" if for_load > a["replicas"] else ""
-    return f"{shards} shards of {used} replicas: {nodes} nodes{why}"
+    return f"{shards} shard{'s' * (shards != 1)} of {used} replica{'s' * (used != 1)}: {nodes} nodes{why}"
 
 
 @register(

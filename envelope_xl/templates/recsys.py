@@ -261,7 +261,8 @@ def _retrieval(s: PlanSheet) -> None:
            style.THREE_DECIMALS)
     s.step("index_gb", "Index memory", "vectors + links + bookkeeping + codes and ids + centroids",
            "out_vectors_gb+out_links_gb+out_graph_book_gb+out_codes_gb+out_centroids_gb", "GB",
-           f"Same as VECTOR_INDEX_MEM; {FUNCTIONS['VECTOR_INDEX_MEM'].source}", style.DECIMAL, key=True)
+           "Same as VECTOR_INDEX_MEM: the FAISS wiki's memory per vector, with HNSW's upper levels", style.DECIMAL,
+           key=True)
     s.step("index_bytes_per_vector", "Bytes per item", "index memory / items", "out_index_gb*1e9/in_items", "bytes",
            "compare: the raw fp32 vector is 4 x dimension", style.DECIMAL)
     s.step("index_shards", "Index shards", "index memory / (node memory x fill), rounded up",
