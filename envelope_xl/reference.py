@@ -1,4 +1,4 @@
-"""The reference data: precisions, optimizers, GPUs, interconnects and model presets.
+"""The reference data: precisions, optimizers, GPUs and interconnects (model presets: `envelope_xl.models`).
 
 Loaded once from the TOML files in `envelope_xl/data/`, where every number carries its
 source. Lookups go through `Names`, so they are case-insensitive, accept aliases and
@@ -8,7 +8,7 @@ suggest the closest name on a miss.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from envelope_xl.checks import Names
@@ -108,41 +108,6 @@ class Link:
         return self.latency_us * 1e-6
 
 
-#: MODEL_CONFIG fields, in order, with their meaning.
-MODEL_FIELDS = {
-    "layers": "transformer blocks",
-    "hidden": "model width",
-    "heads": "attention heads",
-    "kv_heads": "key/value heads",
-    "head_dim": "width of one head",
-    "ffn_hidden": "MLP inner width",
-    "vocab": "vocabulary size",
-    "experts": "MLP experts per layer",
-    "experts_per_token": "experts routed per token",
-    "max_positions": "learned position embeddings (0 = rotary)",
-}
-
-
-@dataclass(frozen=True)
-class Model:
-    name: str
-    layers: int
-    hidden: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    ffn_hidden: int
-    vocab: int
-    gated_mlp: bool
-    tied_embeddings: bool
-    bias: bool
-    experts: int
-    experts_per_token: int
-    max_positions: int
-    source: str
-    aliases: tuple[str, ...] = field(default=(), repr=False)
-
-
 #: The data files ship inside the package (plain files: importlib.resources would add ~5 ms
 #: to every start for nothing).
 DATA = Path(__file__).with_name("data")
@@ -190,19 +155,11 @@ def _links() -> Names[Link]:
     return Names("link", entries, _aliases(raw))
 
 
-def _models() -> Names[Model]:
-    raw = _load("models.toml")
-    entries = {n: Model(name=n, **{**e, "aliases": tuple(e.get("aliases", []))}) for n, e in raw.items()}
-    return Names("model", entries, _aliases(raw))
-
-
 PRECISIONS = _precisions()
 OPTIMIZERS = _optimizers()
 GPUS = _gpus()
 LINKS = _links()
-MODELS = _models()
 GPU_FIELD_NAMES: Names[str] = Names("GPU field", {f: f for f in GPU_FIELDS}, {})
-MODEL_FIELD_NAMES: Names[str] = Names("model field", {f: f for f in MODEL_FIELDS}, {})
 LINK_FIELD_NAMES: Names[str] = Names("link field", {f: f for f in LINK_FIELDS}, {})
-#: Defaults for training on clusters, each measured on a published run (data/cluster.toml).
+#: Defaults for training on clusters, each derived from a published run (data/cluster.toml).
 CLUSTER = _load("cluster.toml")

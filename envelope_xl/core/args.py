@@ -2,8 +2,9 @@
 
 from envelope_xl.core.algorithms import ALGORITHMS
 from envelope_xl.core.recompute import RECOMPUTE
-from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, LINKS, MODELS, OPTIMIZERS, PRECISIONS
-from envelope_xl.registry import FLAG, NUMBER, TEXT, WHOLE, describe_args
+from envelope_xl.models import PRESETS
+from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, LINKS, OPTIMIZERS, PRECISIONS
+from envelope_xl.registry import FLAG, MODEL, NUMBER, TEXT, WHOLE, describe_args
 from envelope_xl.units import BYTE_UNITS
 
 describe_args(NUMBER, {
@@ -78,7 +79,8 @@ describe_args(TEXT, {"link": "interconnect, e.g. nvlink4, pcie5, ib-ndr, roce-40
                      "intra_link": "link between GPUs of a node (empty: the GPU's own, e.g. nvlink4 for H100-SXM)",
                      "inter_link": "link between nodes, per GPU, e.g. ib-ndr, roce-400g, efa-p5"}, LINKS)
 describe_args(TEXT, {"algorithm": "collective algorithm: ring or tree (NCCL's double binary tree)"}, ALGORITHMS)
-describe_args(TEXT, {"model": "model preset, e.g. llama-2-7b, llama-3-70b, mistral-7b, gpt2"}, MODELS)
+describe_args(MODEL, {"model": "model: a preset (llama-3-8b, qwen2.5-7b, deepseek-v3...), the path of a Hugging Face "
+              "config.json, or a two-column range of field names and values"}, PRESETS)
 describe_args(TEXT, {"recompute": "activation recomputation: none, selective or full"}, RECOMPUTE)
 describe_args(TEXT, {"field": "which figure to return"}, GPU_FIELD_NAMES)
 describe_args(TEXT, {
