@@ -8,6 +8,10 @@ import pytest
 
 from envelope_xl.catalog import CATALOG, call
 
+#: A two-layer model as a spreadsheet range of field/value rows.
+TINY = [["layers", 2], ["hidden", 8], ["heads", 2], ["vocab", 10], ["ffn_hidden", 32], ["gated_mlp", False],
+        ["tied_embeddings", True]]
+
 CASES = [
     # Precision and catalogs
     ("BYTES_PER_PARAM", ("fp64",), 8.0),
@@ -112,6 +116,14 @@ CASES = [
     ("ALLREDUCE_TIME", (4e9, 64, "ib-ndr", 25, 0, "ring", "s"), 2 * 63 / 64 * 4e9 / 25e9),
     ("ALLGATHER_TIME", (1e9, 8), (7 / 8 * 1e9 / 450e9 + 7 * 3.4e-6) * 1e3),
     ("REDUCE_SCATTER_TIME", (1e9, 64, "ib-ndr"), (63 / 64 * 1e9 / 50e9 + 63 * 14e-6) * 1e3),
+    # A 2-layer model (h=8, 2 heads, V=10, plain MLP f=32, tied, no bias: 1,656 parameters) on one
+    # H100: 4 tokens x (6 x 1656 + 3 x 256 attention FLOPs + 256 recomputed) / (989.5e12 x 0.62).
+    # Attention forward per token at s=4: 4 x 2 layers x 8 wide x 4 tokens = 256 FLOPs.
+    ("TRAIN_STEP_TIME", (TINY, 4, 1, "H100-SXM", "bf16", 1, 1, 0, 4), 4 * (6 * 1656 + 4 * 256) / (989.5e12 * 0.62)),
+    # The same on 2 GPUs, tp 2: half the compute, plus 2 layers x 4 all-reduces of 4 x 8 x 2 bytes
+    # over 2 GPUs on NVLink 4: 2 x 1/2 x 64 / 450e9 s + 2 steps x 3.4 us each.
+    ("TRAIN_STEP_TIME", (TINY, 4, 2, "H100-SXM", "bf16", 2, 1, 0, 4),
+     4 * (6 * 1656 + 4 * 256) / (989.5e12 * 0.62) / 2 + 8 * (64 / 450e9 + 2 * 3.4e-6)),
     ("PIPELINE_BUBBLE", (8, 32), 7 / 39),
     ("PIPELINE_BUBBLE", (8, 32, 2), 7 / 71),
     ("PIPELINE_BUBBLE", (1, 10), 0.0),

@@ -18,7 +18,13 @@ from envelope_xl.core.training import (
     train_flops,
     train_time,
 )
-from envelope_xl.core.cluster import allgather_time, allreduce_time, pipeline_bubble, reduce_scatter_time
+from envelope_xl.core.cluster import (
+    allgather_time,
+    allreduce_time,
+    pipeline_bubble,
+    reduce_scatter_time,
+    train_step_time,
+)
 from envelope_xl.core.reliability import (
     checkpoint_interval,
     checkpoint_write_time,
@@ -62,6 +68,7 @@ __all__ = [
     "train_cost",
     "train_flops",
     "train_mem",
+    "train_step_time",
     "train_time",
     "transformer_params",
 ]
