@@ -18,7 +18,7 @@ from envelope_xl.core.memory import _train_mem_steps, _trainable
 from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.errors import InputError
 from envelope_xl.models import resolve_model
-from envelope_xl.reference import CLUSTER, GPUS, LINKS, Link
+from envelope_xl.reference import CLUSTER, GPUS, LINKS
 from envelope_xl.registry import Step, register
 from envelope_xl.units import TIME_UNITS
 
@@ -36,14 +36,12 @@ _COLLECTIVE_ASSUMPTIONS = (
 )
 
 
-def _link_speed(
-    link: object, bandwidth_gbs: float | None, latency_us: float | None, arg: str = "link"
-) -> tuple[Link, float, float]:
-    """The link, and its bandwidth (bytes/s) and step latency (s), either overridable."""
-    found = LINKS.get(arg, link)
+def _link_speed(link: object, bandwidth_gbs: float | None, latency_us: float | None) -> tuple[float, float]:
+    """A link's bandwidth (bytes/s) and step latency (s), either overridable."""
+    found = LINKS.get("link", link)
     bandwidth = found.bandwidth if bandwidth_gbs is None else positive("bandwidth_gbs", bandwidth_gbs) * 1e9
     latency = found.latency if latency_us is None else non_negative("latency_us", latency_us) * 1e-6
-    return found, bandwidth, latency
+    return bandwidth, latency
 
 
 def ring_terms(size: float, n: int, passes: int, bandwidth: float, latency: float) -> tuple[float, float]:
@@ -73,7 +71,7 @@ def _collective_steps(passes: int):
     ) -> tuple[float, float, float, float]:
         size = positive("bytes", bytes)
         n = whole("gpus", gpus)
-        _, bandwidth, latency = _link_speed(link, bandwidth_gbs, latency_us)
+        bandwidth, latency = _link_speed(link, bandwidth_gbs, latency_us)
         if ALGORITHMS.get("algorithm", algorithm) == "tree":
             bw_term, lat_term = tree_terms(size, n, bandwidth, latency)
             sent = 2 * size if n > 1 else 0.0
@@ -314,6 +312,7 @@ def _step_steps(
     node = whole("gpus_per_node", gpus_per_node)
     dp = _layout(arch, n, t, stages, v, node)
     m = _micro_batches(tokens, s, b, dp)
+    active = arch.active_params
     shard = arch.total_params / (t * stages)  # parameters each GPU holds before ZeRO sharding
     states = sum(_train_mem_steps(shard, p.name, "adam", dp, zero))
     if states > device.memory:
@@ -322,8 +321,8 @@ def _step_steps(
     # Compute: model FLOPs per token (6 x active parameters + 3 x attention's forward FLOPs),
     # plus what recomputation repeats: the forward (full) or attention's core (selective).
     attention = arch.attention_flops_per_token(s)
-    model_flops = tokens * (6 * arch.active_params + 3 * attention)
-    extra = {"none": 0.0, "selective": attention, "full": 2 * arch.active_params + attention}[mode]
+    model_flops = tokens * (6 * active + 3 * attention)
+    extra = {"none": 0.0, "selective": attention, "full": 2 * active + attention}[mode]
     compute = (model_flops + tokens * extra) / n / (peak * efficiency)
 
     # Links: the GPU's own inside a node unless named, per GPU and direction.
