@@ -182,7 +182,7 @@ def register(
 
 _UNIT_DOCS = {
     "bytes": "unit of the result: B, KB, MB, GB, TB, PB (decimal) or KiB, MiB, GiB, TiB, PiB (binary)",
-    "time": "unit of the result: s, min, h or days",
+    "time": "unit of the result: ms, s, min, h or days",
     "rate": "unit of the result: bps, Kbps, Mbps, Gbps, Tbps (bits per second) or B/s, KB/s, MB/s, GB/s, TB/s",
 }
 

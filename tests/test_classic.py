@@ -168,6 +168,7 @@ def test_decisions_say_what_to_do():
 def test_answers_carry_their_unit():
     assert explain("GPU_SPEC", "A100-80GB", "memory_gb").answer_text() == "80 GB"
     assert explain("GPU_SPEC", "H100", "bf16_tflops").answer_text() == "989.5 TFLOP/s"
+    assert explain("LINK_SPEC", "nvlink4", "bandwidth_gbs").answer_text() == "450 GB/s"
     assert explain("CONVERT_BYTES", 1, "TiB", "GB").answer_text() == "1,099.51 GB"
     assert explain("PEAK_QPS", 1e6, 10).answer_text() == "347.222 requests/s"
     assert explain("BANDWIDTH", 7000, 2000, "MB/s").answer_text() == "14 MB/s"

@@ -76,6 +76,10 @@ SAMPLES: dict[str, Any] = {
     "daily_bytes": 2e12, "daily_growth": 0.001, "hot_days": 7, "bytes_per_token": 4.2, "m": 16, "code_bytes": 32,
     "lists": 4096, "rows": 1e8, "batch_rows": 1e5, "device_gb": 96.0, "examples": 1e9,
     "examples_per_sec_per_gpu": 1e5, "epochs": 2.0, "scaling_efficiency": 0.85, "retrain_every_days": 3.0,
+    "goodput": 0.9, "bandwidth_gbs": 100.0, "latency_us": 5.0, "gpu_mtbf_hours": 40000.0, "checkpoint_write_s": 30.0,
+    "restart_s": 600.0, "interval_s": 3600.0, "write_gbs": 200.0, "pp": 2, "micro_batches": 16, "virtual_stages": 2,
+    "link": "ib-ndr", "algorithm": "tree", "global_batch_tokens": 4194304.0, "compute_efficiency": 0.5, "overlap": 0.5,
+    "gpus_per_node": 8, "intra_link": "nvlink3", "inter_link": "ib-hdr",
 }
 
 
