@@ -23,7 +23,6 @@ from envelope_xl.templates import (
     STANDARD_FUNCTIONS_ONLY,
     WORKBOOKS,
     build_bytes,
-    cheatsheet,
     default_out_dir,
     package,
     serving,
@@ -37,8 +36,8 @@ from envelope_xl.templates.style import INPUT_FILL
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "templates"
 #: The spreadsheet functions workbooks 1-4 may use: in Excel, LibreOffice Calc and Google Sheets alike.
-STANDARD = {"AND", "COUNTIF", "IF", "INDEX", "INT", "ISBLANK", "ISNA", "ISNUMBER", "MATCH", "MAX", "MIN", "NA",
-            "ROUNDUP", "ROWS", "SUMIFS"}
+STANDARD = {"AND", "COUNTIF", "IF", "INDEX", "INT", "ISBLANK", "ISNA", "ISNUMBER", "MATCH", "MAX", "MIN", "MOD", "NA",
+            "NOT", "OR", "ROUNDUP", "ROWS", "SQRT", "SUMIFS"}
 _CALL = re.compile(r'"[^"]*"|([A-Z][A-Z0-9_.]*)\(')
 
 
@@ -166,7 +165,8 @@ def test_a_chart_where_people_would_rather_look(workbook, books) -> None:
 
 def test_reference_sheets_hold_the_catalog(books: dict[str, Workbook]) -> None:
     from envelope_xl import model_params
-    from envelope_xl.reference import GPUS, MODELS
+    from envelope_xl.models import PRESETS as MODELS
+    from envelope_xl.reference import GPUS
 
     wb = books["llm_training_plan.xlsx"]
     models = {r[0].value: (r[1].value, r[2].value) for r in wb["Models"].iter_rows(min_row=5) if r[0].value}
@@ -305,32 +305,20 @@ def test_shipped_values_have_no_error_and_match_the_core(workbook) -> None:
 
 
 def _same(got: Any, want: Any) -> bool:
-    """Equal texts, or numbers equal to a relative 1e-12 (the value as the engine computed it, stored
-    with repr: only the last bit may differ from the core's own computation)."""
+    """Equal texts, or numbers equal to a relative 1e-12 (the engine's arithmetic may differ from the
+    core's in the last bits: formulas are evaluated step by step)."""
     if isinstance(want, str) or isinstance(got, str):
         return got == want
-    return math.isclose(got, want, rel_tol=1e-12)
-
-
-#: Key results a planner reads first, as (sheet, label in column B) -> what the core gives for the defaults.
-def _key_results() -> dict[str, dict[str, Any]]:
-    from envelope_xl import concurrency, embed_storage, model_mem, model_params, serving_gpus, train_mem, train_time
-
-    p8b = model_params("llama-3-8b")
-    return {
-        training.FILENAME: {"Model states per GPU": train_mem(p8b, "bf16", "adam", 512, 1),
-                            "Training time": train_time(p8b, 2e12, 512, "H100-SXM", "bf16", 0.4)},
-        serving.FILENAME: {"Weights": model_mem(p8b, "bf16"), "Batch that runs": 32,
-                           "GPUs needed": serving_gpus(20, 300, decode_tps(p8b, "H100-SXM", "bf16", 32), 0.7)},
-        storage.FILENAME: {"Indexed storage": embed_storage(1e9, 256, "fp32", 3, 0.3)},
-        cheatsheet.FILENAME: {"Inference weights": 14, "Training model states": 112,
-                              "Requests in flight": concurrency(2000, 1.5)},
-    }
+    return math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-300)
 
 
 @pytest.mark.parametrize("workbook", SHIPPED)
-def test_a_second_reader_shows_the_results(workbook) -> None:
-    """python-calamine (Rust calamine, as pandas' calamine engine) reads the values without recalculating."""
+def test_a_second_reader_shows_the_results(workbook, shipped: dict[str, Workbook]) -> None:
+    """python-calamine (Rust calamine, as pandas' calamine engine) reads every result without
+    recalculating: each named output of a plan, each function column of the sweep."""
+    from test_templates_libreoffice import WORKBOOKS as EXPECTED
+    from test_templates_libreoffice import with_checks
+
     calamine = pytest.importorskip("python_calamine")
     book = calamine.CalamineWorkbook.from_path(str(COMMITTED / workbook.FILENAME))
     rows = book.get_sheet_by_name(book.sheet_names[0]).to_python()
@@ -338,13 +326,21 @@ def test_a_second_reader_shows_the_results(workbook) -> None:
         by_scenario = {row[0]: dict(zip([c.key for c in sweep.COLUMNS], row, strict=False)) for row in rows[1:]}
         for scenario in sweep.SCENARIOS:
             want, got = sweep.scenario_values(scenario), by_scenario[scenario[0]]
-            for key in ("params", "train_mem_gb", "activation_gb", "fits", "train_days", "decode_tps"):
+            for key in want:
                 assert _same(got[key], want[key]), (scenario[0], key)
         return
-    assert str(rows[3][0]).startswith("All ") and rows[3][0].endswith(" checks pass.")
-    shown = {row[1]: row[3] for row in rows if len(row) > 3 and row[1]}
-    for label, want in _key_results()[workbook.FILENAME].items():
-        assert shown[label] == pytest.approx(want, rel=1e-12), label
+    wb = shipped[workbook.FILENAME]
+    key = next(k for k, (module, _, _) in EXPECTED.items() if module is workbook)
+    values = load_workbook(COMMITTED / workbook.FILENAME, data_only=True)  # only to find the check rows
+    expected = with_checks(values, workbook, EXPECTED[key][2](dict(workbook.DEFAULTS)))
+    assert str(rows[3][0]) == expected["summary"] and expected["summary"].startswith("All ")
+    for name, want in expected.items():
+        sheet, area = next(wb.defined_names[f"out_{name}"].destinations)
+        cells = wb[sheet][area.replace("$", "")]
+        cells = [c[0] for c in cells] if isinstance(cells, tuple) else [cells]
+        wants = want if isinstance(want, list) else [want]
+        for cell, w in zip(cells, wants, strict=True):
+            assert _same(rows[cell.row - 1][cell.column - 1], w), f"{name}: {rows[cell.row - 1][cell.column - 1]!r}"
 
 
 # Static checks: what Excel and LibreOffice read differently from what was meant -----------------

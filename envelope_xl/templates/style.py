@@ -23,6 +23,7 @@ from openpyxl.utils import absolute_coordinate, get_column_letter, quote_sheetna
 from openpyxl.workbook import Workbook
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 AUTHOR = "envelope-xl"
@@ -470,6 +471,7 @@ class PlanSheet:
         Every bar is labelled with its value, so a bar too short to see still reads.
         """
         ws = self.ws
+        ws.row_breaks.append(Break(id=self.row))  # on a page of its own: a chart never splits across two
         self.section(heading)
         first = self.row
         for label, formula in rows:
