@@ -27,6 +27,7 @@ from envelope_xl.templates import (
     package,
     serving,
     storage,
+    style,
     sweep,
     training,
 )
@@ -150,7 +151,8 @@ def test_every_sheet_has_frozen_headers_widths_and_prints_one_page_wide(workbook
             assert [b.id for b in ws.col_breaks.brk] == sweep.page_breaks()
             continue
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
-        assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), ws.title
+        wide = sum(d.width or 0 for d in ws.column_dimensions.values()) > style.ONE_PAGE_CHARS
+        assert (setup.fitToWidth, setup.fitToHeight) == (2 if wide else 1, 0), ws.title  # wide: two pages across
         assert ws.column_dimensions["A"].width > 0, ws.title
         if ws.title not in ("About", "Lists"):
             assert ws.freeze_panes, ws.title
@@ -439,3 +441,29 @@ def test_the_serving_plan_computes_with_the_batch_that_fits(tmp_path: Path) -> N
     assert out("gpus_needed") == serving_gpus(20, 300, tps, 0.7) > 60  # the issue's "about 66 GPUs"
     assert out("check_batch") == "batch 32 does not fit: the plan uses 7, the largest that fits"
     assert out("in_flight_per_gpu") <= 7 and out("check_in_flight") == "OK"
+
+
+@pytest.mark.parametrize("workbook", SHIPPED)
+def test_layout_rules_that_printing_showed(workbook, shipped: dict[str, Workbook]) -> None:
+    """What the rendered pages showed wrong once, kept from coming back: a header word wider than
+    its column breaks mid-word; '0.0##' mixes 2.0 with 0.125; a sheet much wider than a page
+    prints tiny (the GPUs sheet printed at 45%); a bar under 1 GB is invisible without its value
+    written on it."""
+    wb = shipped[workbook.FILENAME]
+    for ws in wb.worksheets:
+        widths = {letter: dim.width for letter, dim in ws.column_dimensions.items()}
+        for row in ws.iter_rows(max_row=6):
+            for cell in row:
+                if cell.font.b and cell.fill.fgColor.rgb == style.HEADER_FILL.fgColor.rgb and cell.value:
+                    width = widths.get(cell.column_letter, 8.43)
+                    longest = max(re.split(r"[\s-]+", str(cell.value)), key=len)  # lines break at spaces, hyphens
+                    assert len(longest) <= width, f"{ws.title}!{cell.coordinate}: {longest!r} in width {width}"
+        formats = {c.number_format for row in ws.iter_rows() for c in row}
+        assert not any("0.0##" in f for f in formats), ws.title
+        if ws.sheet_properties.pageSetUpPr.fitToPage:
+            printed = sum(d.width or 0 for d in ws.column_dimensions.values() if not d.hidden)
+            per_page = printed / ws.page_setup.fitToWidth
+            assert per_page <= style.ONE_PAGE_CHARS, f"{ws.title}: {per_page} characters a page print too small"
+        for chart in ws._charts:
+            if chart.tagname == "barChart" and chart.type == "bar":
+                assert chart.dataLabels is not None and chart.dataLabels.showVal, ws.title

@@ -15,9 +15,6 @@ import zipfile
 from pathlib import Path
 from types import ModuleType
 
-from envelope_xl.recalc.engine import CellError
-from envelope_xl.recalc.python_engine import PythonEngine
-from envelope_xl.recalc.writeback import write_back
 from envelope_xl.templates import cheatsheet, package, recsys, serving, storage, sweep, training
 
 #: The workbooks in the order of the docs; each module has FILENAME, TITLE, DESCRIPTION, build().
@@ -51,6 +48,11 @@ class ComputeError(Exception):
 
 def computed(data: bytes, name: str = "workbook.xlsx") -> bytes:
     """The package `data` with the value of every formula cell cached, as `envelope-xl recalc` writes it."""
+    # Imported here: the engine loads the formula library (about 1 s), which only building needs.
+    from envelope_xl.recalc.engine import CellError
+    from envelope_xl.recalc.python_engine import PythonEngine
+    from envelope_xl.recalc.writeback import write_back
+
     with tempfile.TemporaryDirectory(prefix="envelope-xl-build-") as scratch:
         source, target = Path(scratch) / name, Path(scratch) / "computed" / name
         source.write_bytes(data)

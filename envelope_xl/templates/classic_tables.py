@@ -21,7 +21,7 @@ def add_planning(wb: Workbook) -> None:
                 "From envelope_xl/data/planning.toml. The yellow cells of the plan start at these values.")
     rows = [(d.name, d.value, d.unit, d.note, d.source) for d in DEFAULTS.values()]
     _table(ws, ("default", "value", "unit", "meaning", "source"), rows, (20, 10, 14, 50, _SOURCE_WIDTH),
-           formats={2: "#,##0.0##"})
+           formats={2: "General"})  # defaults of every kind (3, 0.3, 2.896): each as written
 
 
 def add_vector_indexes(wb: Workbook) -> None:

@@ -66,7 +66,7 @@ def build(out_dir: Path | None, force: bool, no_ods: bool) -> None:
 @click.option("--dpi", type=click.IntRange(20, 300), default=DEFAULT_DPI, show_default=True,
               help="resolution of the PNGs")
 def render(source_dir: Path | None, out_dir: Path, dpi: int) -> None:
-    """Render the first printed page of each workbook to a PNG, as LibreOffice shows it recalculated
+    """Render the first printed pages of each workbook to a PNG, as LibreOffice shows them recalculated
     (the scenario sweep with the envelope-xl extension); needs LibreOffice and pdftoppm."""
     folder = source_dir or default_out_dir()
     sources = [folder / w.FILENAME for w in WORKBOOKS]

@@ -78,6 +78,10 @@ def _table(ws: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[object
                 if widths[c] >= 40 and isinstance(v, str)]
         ws.row_dimensions[r].height = style.rows_for(*wide)
     style.set_columns(ws, [(h, w) for h, w in zip(headers, widths, strict=True)])
+    if sum(widths) > style.ONE_PAGE_CHARS:  # two pages across at a readable scale, the names on both
+        ws.page_setup.fitToWidth = 2
+        ws.page_setup.pageOrder = "overThenDown"  # a row's figures, then its sources, before the next rows
+        ws.print_title_cols = "A:A"
     ws.freeze_panes = ws.cell(first, 2)
     ws.print_title_rows = f"{header}:{first - 1}"
     return first

@@ -174,6 +174,11 @@ def header_row(ws: Worksheet, row: int, headers: Sequence[str], first_column: in
         cell.alignment = Alignment(vertical="center", wrap_text=True)
 
 
+#: The widest sheet (in characters of column width) printed one page wide: a landscape A4 page
+#: holds about 109 at full size, so this prints at about 60%, as the plan sheets (173) do.
+ONE_PAGE_CHARS = 180
+
+
 def print_one_page_wide(ws: Worksheet, landscape: bool = True) -> None:
     """Fit the sheet to one page wide (as many pages tall as needed), header rows repeated."""
     ws.page_setup.orientation = "landscape" if landscape else "portrait"
