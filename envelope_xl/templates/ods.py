@@ -60,13 +60,16 @@ def build_ods(xlsx: Path, target: Path) -> Path:
 
 
 def _content(data: bytes) -> bytes | None:
-    """The cells, formulas and values of an .ods (LibreOffice orders its page styles differently
-    from run to run, so an unchanged sweep is not rewritten for that)."""
+    """The sheets' cells, formulas and values of an .ods, without style names: LibreOffice names its
+    automatic styles and fonts differently from run to run, so an unchanged sweep is not rewritten
+    for that."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as ods:
-            return ods.read("content.xml")
+            content = ods.read("content.xml")
     except (KeyError, zipfile.BadZipFile):
         return None
+    body = content[content.find(b"<office:body>"):]
+    return re.sub(rb'\s[\w-]+:style-name="[^"]*"', b"", body)
 
 
 def _fixed_dates(data: bytes) -> bytes:

@@ -347,7 +347,9 @@ def _training(s: PlanSheet) -> None:
 def _checks(s: PlanSheet) -> None:
     s.section("9. Checks")
     s.check("check_pq", "PQ code fits?", "for ivfpq the code size divides the dimension",
-            f'IF(AND({_PQ},MOD(in_dim,in_code_bytes)<>0),"code size must divide the dimension ("&in_dim&")","OK")',
+            # IF, not AND: an unused, empty code size must not reach MOD (AND evaluates every argument).
+            f'IF({_PQ},IF(MOD(in_dim,in_code_bytes)<>0,"code size must divide the dimension ("&in_dim&")","OK"),'
+            '"OK")',
             "VECTOR_INDEX_MEM refuses the same")
     s.check("check_lists", "IVF lists sensible?", "at most one list per item",
             f'IF(AND({_IVF},out_lists_used>in_items),"more lists than items: k-means needs a vector per list","OK")')
