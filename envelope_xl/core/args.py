@@ -1,5 +1,6 @@
 """What each argument name means, across the whole catalog (with its unit)."""
 
+from envelope_xl.core.activations import ATTENTION
 from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, MODELS, OPTIMIZERS, PRECISIONS
 from envelope_xl.registry import FLAG, NUMBER, TEXT, WHOLE, describe_args
@@ -50,6 +51,7 @@ describe_args(FLAG, {
     "gated_mlp": "TRUE for a gated (SwiGLU) MLP with three matrices",
     "tied_embeddings": "TRUE when the output head reuses the input embedding",
     "bias": "TRUE when linear layers and norms have biases (GPT-2 style LayerNorm)",
+    "sp": "TRUE for sequence parallelism (Megatron): norms, dropout and layer inputs split over tp too",
     "active": "TRUE for the parameters used per token (routed experts only; compute), FALSE for the total "
     "(memory)",
 })
@@ -59,6 +61,8 @@ describe_args(TEXT, {"optimizer": "optimizer: adam, adamw, momentum, sgd, adam8b
 describe_args(TEXT, {"gpu": "GPU type, e.g. H100-SXM, A100-80GB, L4, MI300X, TPU-v5e"}, GPUS)
 describe_args(TEXT, {"model": "model preset, e.g. llama-2-7b, llama-3-70b, mistral-7b, gpt2"}, MODELS)
 describe_args(TEXT, {"recompute": "activation recomputation: none, selective or full"}, RECOMPUTE)
+describe_args(TEXT, {"attention": "attention kernel: flash (FlashAttention, no score matrix stored) or eager"},
+              ATTENTION)
 describe_args(TEXT, {"field": "which figure to return"}, GPU_FIELD_NAMES)
 describe_args(TEXT, {
     "from_unit": "unit of value: B, KB, MB, GB, TB, PB, KiB ... PiB",
