@@ -35,6 +35,7 @@ class Explanation:
     steps: tuple[Line, ...]
     answer: Any
     unit: str
+    notes: tuple[str, ...] = ()
 
     def text(self) -> str:
         """The chain as a candidate would state it at a whiteboard."""
@@ -46,6 +47,8 @@ class Explanation:
         for i, s in enumerate(self.steps, 1):
             out.append(f"  {i}. {s.label} = {s.formula}")
             out.append(f"     = {_number(s.value)} {s.unit}".rstrip())
+        if self.notes:
+            out += ["", "Notes:"] + [f"  - {n}" for n in self.notes]
         out += ["", f"Answer: {self.answer_text()}", f"Source: {f.source}"]
         return "\n".join(out)
 
@@ -74,6 +77,7 @@ def explain(name: str, *args: Any, **kwargs: Any) -> Explanation:
         steps=_steps(spec, given, answer, unit),
         answer=answer,
         unit=unit,
+        notes=spec.notes_fn(**{k: v for k, v in given.items() if k != "unit"}) if spec.notes_fn else (),
     )
 
 
@@ -84,12 +88,17 @@ def _steps(spec: Function, given: dict[str, Any], answer: Any, unit: str) -> tup
     factor = 1.0
     if spec.unit_kind:
         factor = (BYTE_UNITS if spec.unit_kind == "bytes" else TIME_UNITS).get("unit", given["unit"])
+    scaled = [s.part or s.aside for s in spec.steps]
     lines = [
-        Line(s.label, s.formula, v / factor if s.part else v, unit if s.part else s.unit)
-        for s, v in zip(spec.steps, values, strict=True)
+        Line(s.label, s.formula, v / factor if own else v, unit if own else s.unit)
+        for s, v, own in zip(spec.steps, values, scaled, strict=True)
     ]
     total = sum(v for s, v in zip(spec.steps, values, strict=True) if s.part) / factor
-    lines.append(Line("total", " + ".join(s.label for s in spec.steps if s.part), total, unit))
+    asides = [line for s, line in zip(spec.steps, lines, strict=True) if s.aside]
+    lines = [line for s, line in zip(spec.steps, lines, strict=True) if not s.aside]
+    if any(s.part for s in spec.steps):
+        lines.append(Line("total", " + ".join(s.label for s in spec.steps if s.part), total, unit))
+    lines += asides
     return tuple(lines)
 
 
@@ -102,7 +111,7 @@ def _data_assumptions(given: dict[str, Any]) -> list[str]:
     if "optimizer" in given:
         o = OPTIMIZERS.get("optimizer", given["optimizer"])
         out.append(f"{o.name} keeps {o.state_bytes:g} bytes of state per parameter ({o.source})")
-    if "gpu" in given:
+    if "gpu" in given and given["gpu"] in GPUS:  # TRAIN_PEAK_MEM's gpu may be "none"
         g = GPUS.get("gpu", given["gpu"])
         if "field" in given:
             field = GPU_FIELD_NAMES.get("field", given["field"])

@@ -51,6 +51,7 @@ class Step:
     formula: str
     part: bool = True
     unit: str = ""  # for steps that are not parts (e.g. "FLOP"); parts take the result's unit
+    aside: bool = False  # not a part, in the result's unit: listed after the total (e.g. host memory)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Function:
     table: bool = False  # returns a 2-D table (spills in Excel)
     pillar: str = ""
     example: tuple[Any, ...] = ()  # arguments of a typical call, for docs, tests and benchmarks
+    notes_fn: Callable[..., tuple[str, ...]] | None = None  # what a call's chain adds in words
 
     @property
     def signature(self) -> str:
@@ -132,8 +134,13 @@ def register(
     arg_docs: dict[str, str] | None = None,
     arg_choices: dict[str, Names] | None = None,
     example: Sequence[Any] = (),
+    notes_fn: Callable[..., tuple[str, ...]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the decorated function to the catalog under its Excel `name`."""
+    """Add the decorated function to the catalog under its Excel `name`.
+
+    `notes_fn`, called with the function's arguments but `unit`, gives sentences the
+    reasoning chain adds for that call (which pipeline stage is the peak, what to change).
+    """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         args = []
@@ -147,7 +154,7 @@ def register(
             args.append(Arg(p.name, kind, doc, p.default, choices))
         spec = Function(
             name, fn, tuple(args), summary, returns, formula, source, tuple(assumptions),
-            unit_kind, result_unit, tuple(steps), steps_fn, False, pillar, tuple(example),
+            unit_kind, result_unit, tuple(steps), steps_fn, False, pillar, tuple(example), notes_fn,
         )
         _add(spec)
         if steps_fn is not None and unit_kind:
@@ -176,6 +183,7 @@ def _breakdown_of(spec: Function) -> Function:
     sig = inspect.signature(spec.fn)
     parts = [i for i, s in enumerate(spec.steps) if s.part]
     labels = [spec.steps[i].label for i in parts]
+    asides = [i for i, s in enumerate(spec.steps) if s.aside]
     table_of = BYTE_UNITS if spec.unit_kind == "bytes" else TIME_UNITS
 
     def breakdown(*args: Any, **kwargs: Any) -> list[list[Any]]:
@@ -191,6 +199,7 @@ def _breakdown_of(spec: Function) -> Function:
             rows.append([label, steps[i] / factor])
             total += steps[i]
         rows.append(["total", total / factor])
+        rows += [[spec.steps[i].label, steps[i] / factor] for i in asides]
         return rows
 
     breakdown.__name__ = spec.fn.__name__ + "_breakdown"
@@ -206,7 +215,8 @@ def _breakdown_of(spec: Function) -> Function:
         fn=breakdown,
         args=spec.args,
         summary=f"Components of {spec.name} as a table (header, one row per component, total); spills in Excel.",
-        returns=f"table: component | value in `unit` ({', '.join(labels)}, total)",
+        returns=f"table: component | value in `unit` ({', '.join(labels)}, total"
+        + "".join(f"; then {spec.steps[i].label}, not in the total" for i in asides) + ")",
         formula=spec.formula,
         source=spec.source,
         assumptions=spec.assumptions,
@@ -216,4 +226,5 @@ def _breakdown_of(spec: Function) -> Function:
         table=True,
         pillar=spec.pillar,
         example=spec.example,
+        notes_fn=spec.notes_fn,
     )

@@ -9,6 +9,7 @@ from envelope_xl.core.lookups import bytes_per_param, gpu_spec
 from envelope_xl.core.architecture import model_config, model_params, transformer_params
 from envelope_xl.core.memory import activation_mem, checkpoint_size, kv_cache, model_mem, train_mem
 from envelope_xl.core.kv_model import kv_cache_model
+from envelope_xl.core.training_memory import max_micro_batch, train_peak_mem
 from envelope_xl.core.storage import embed_storage, storage
 from envelope_xl.core.training import (
     chinchilla_tokens,
@@ -37,6 +38,7 @@ __all__ = [
     "human_count",
     "kv_cache",
     "kv_cache_model",
+    "max_micro_batch",
     "model_config",
     "model_mem",
     "model_params",
@@ -46,6 +48,7 @@ __all__ = [
     "train_cost",
     "train_flops",
     "train_mem",
+    "train_peak_mem",
     "train_time",
     "transformer_params",
 ]

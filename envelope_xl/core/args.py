@@ -1,6 +1,8 @@
 """What each argument name means, across the whole catalog (with its unit)."""
 
 from envelope_xl.core.activations import ATTENTION
+from envelope_xl.core.finetune import METHOD
+from envelope_xl.core.peak_memory import OFFLOAD
 from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.models import PRESETS
 from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, OPTIMIZERS, PRECISIONS
@@ -27,6 +29,10 @@ describe_args(NUMBER, {
     "value": "size to convert (>= 0)",
     "bytes": "size in bytes",
     "n": "count to format, e.g. 7e9",
+    "logit_bytes": "bytes per logit held for the loss (10: 16-bit logits, fp32 copy and its gradient; 4 for "
+    "Megatron's fused loss; about 0 for a fused linear cross-entropy)",
+    "reserve_gb": "framework reserve per GPU in GB (CUDA context and allocator slack); default: measured context "
+    "+ 5% of the rest",
 })
 describe_args(WHOLE, {
     "gpus": "number of GPUs (whole number)",
@@ -40,10 +46,12 @@ describe_args(WHOLE, {
     "micro_batch": "sequences per micro-batch on one GPU",
     "batch": "concurrent sequences",
     "tp": "tensor-parallel degree",
+    "pp": "pipeline-parallel degree (stages)",
     "dimension": "values per embedding vector",
     "vocab": "vocabulary size",
     "ffn_hidden": "MLP inner width (default 4 x hidden)",
     "experts": "MLP experts per layer (1 = dense)",
+    "lora_rank": "LoRA rank r of each adapted matrix",
     "max_positions": "learned position embeddings (0 for rotary)",
 })
 describe_args(FLAG, {
@@ -63,6 +71,12 @@ describe_args(TEXT, {"gpu": "GPU type, e.g. H100-SXM, A100-80GB, L4, MI300X, TPU
 describe_args(MODEL, {"model": "model: a preset (llama-3-8b, qwen2.5-7b, deepseek-v3...), the path of a Hugging Face "
               "config.json, or a two-column range of field names and values"}, PRESETS)
 describe_args(TEXT, {"recompute": "activation recomputation: none, selective or full"}, RECOMPUTE)
+describe_args(TEXT, {"method": "training method: full, lora (frozen base, trained adapters) or qlora (frozen "
+              "base in 4-bit)"}, METHOD)
+describe_args(TEXT, {"offload": "what ZeRO moves to host memory: none, optimizer (ZeRO-Offload: gradients, master "
+              "weights, optimizer states) or optimizer+params (ZeRO-Infinity: also the weights)"}, OFFLOAD)
+describe_args(TEXT, {"lora_targets": "matrices LoRA adapts: all (every linear layer of attention and MLP), "
+              "attention, mlp, or a list such as q,v (q, k, v, o, gate, up, down)"})
 describe_args(TEXT, {"attention": "attention kernel: flash (FlashAttention, no score matrix stored) or eager"},
               ATTENTION)
 describe_args(TEXT, {"field": "which figure to return"}, GPU_FIELD_NAMES)
