@@ -75,7 +75,7 @@ class LayerShape:
 def check_tp(shape: LayerShape, tp: int) -> None:
     """Tensor parallelism splits the query heads; KV heads split or are replicated."""
     if shape.heads % tp:
-        raise InputError("tp", tp, f"expected a divisor of the attention heads ({shape.heads}): tensor "
+        raise InputError("tp", tp, f"expected a divisor of heads ({shape.heads}): tensor "
                          "parallelism splits the heads")
     g = shape.kv_heads
     if (g >= tp and g % tp) or (g < tp and tp % g):

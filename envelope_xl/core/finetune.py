@@ -8,6 +8,7 @@ NormalFloat with double-quantized constants and computes in bf16.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from envelope_xl.checks import Names, normalise
@@ -31,6 +32,8 @@ _TARGET_GROUPS = {
     "attention": ATTENTION_MATRICES,
     "mlp": MLP_MATRICES,
 }
+_TARGETS_ALLOWED = ('expected "all", "attention", "mlp" or a comma-separated list of q, k, v, o, gate, up, down '
+                    '(e.g. "q,v")')
 _TARGET_ALIASES = {
     "q-proj": "q", "query": "q", "k-proj": "k", "key": "k", "v-proj": "v", "value": "v",
     "o-proj": "o", "out": "o", "output": "o", "gate-proj": "gate", "up-proj": "up", "down-proj": "down",
@@ -40,9 +43,15 @@ _TARGET_ALIASES = {
 def parse_targets(arg: str, value: object) -> frozenset[str]:
     """The adapted matrices: "all" (every linear layer of attention and MLP, PEFT's
     "all-linear"), "attention", "mlp", or a comma-separated list of q, k, v, o, gate, up, down."""
-    allowed = ('expected "all", "attention", "mlp" or a comma-separated list of q, k, v, o, gate, up, down '
-               '(e.g. "q,v")')
-    if not isinstance(value, str) or not value.strip():
+    if isinstance(value, str):
+        return _parse_targets(arg, value)
+    raise InputError(arg, value, _TARGETS_ALLOWED)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_targets(arg: str, value: str) -> frozenset[str]:
+    allowed = _TARGETS_ALLOWED
+    if not value.strip():
         raise InputError(arg, value, allowed)
     chosen: set[str] = set()
     for part in value.split(","):

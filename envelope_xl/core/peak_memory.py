@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from envelope_xl.checks import Names, flag, non_negative, whole
 from envelope_xl.core.activations import (
@@ -39,6 +40,8 @@ from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.errors import InputError
 from envelope_xl.models import Architecture, resolve_model
 from envelope_xl.reference import GPUS, OPTIMIZERS, TRAINING, Precision
+
+T = TypeVar("T")
 
 #: Mixed precision keeps an fp32 master copy of trained weights (Micikevicius et al. 2018).
 MASTER_BYTES = 4.0
@@ -189,7 +192,27 @@ class LayerParams:
     final_norm: float
 
 
-@functools.cache
+def _per_model(fn: Callable[..., T]) -> Callable[..., T]:
+    """Memoise fn(model, *rest) by the model's identity: a sheet asks about a few models many times,
+    and hashing an architecture's thirty fields would cost more than the estimate."""
+    memo: dict[tuple[Any, ...], tuple[Architecture, T]] = {}
+
+    @functools.wraps(fn)
+    def cached(m: Architecture, *rest: Any) -> T:
+        key = (id(m), *rest)
+        hit = memo.get(key)
+        if hit is not None and hit[0] is m:
+            return hit[1]
+        if len(memo) >= 1024:
+            memo.clear()
+        value = fn(m, *rest)
+        memo[key] = (m, value)
+        return value
+
+    return cached
+
+
+@_per_model
 def _layer_params(m: Architecture) -> LayerParams:
     emb, head, pos, attention, mlp, router, norms = m.param_steps()
     L = m.layers
@@ -213,9 +236,13 @@ def _layer_params(m: Architecture) -> LayerParams:
 
 def _shapes(plan: Plan) -> dict[bool, LayerShape]:
     """The activation shape of a dense block (False) and of a MoE block (True), as present."""
-    m = plan.arch
+    return _shapes_for(plan.arch, plan.method, plan.targets, plan.lora_rank)
+
+
+@_per_model
+def _shapes_for(m: Architecture, method: str, targets: frozenset[str], rank: int) -> dict[bool, LayerShape]:
     qk, v = m.attention_width()
-    adapters = adapters_of(plan)
+    adapters = _adapters_for(m, method, targets, rank)
     present = {False: m.layers > m.moe_layers, True: m.moe_layers > 0}
     latent = 2 * m.q_lora_rank + 2 * m.kv_lora_rank + m.qk_rope_head_dim if m.is_mla else 0
     if m.qk_norm:  # each head's queries and keys are normed: their inputs are kept too
@@ -246,10 +273,15 @@ def _shapes(plan: Plan) -> dict[bool, LayerShape]:
 
 
 def adapters_of(plan: Plan) -> dict[bool, Adapters]:
-    if plan.method == "full":
+    """LoRA adapters of a dense block (False) and of a MoE block (True); none for full training."""
+    return _adapters_for(plan.arch, plan.method, plan.targets, plan.lora_rank)
+
+
+@_per_model
+def _adapters_for(m: Architecture, method: str, targets: frozenset[str], rank: int) -> dict[bool, Adapters]:
+    if method == "full":
         return {}
-    m = plan.arch
-    return {kind: layer_adapters(m, kind, plan.targets, plan.lora_rank) for kind in (False, True)}
+    return {kind: layer_adapters(m, kind, targets, rank) for kind in (False, True)}
 
 
 # ----------------------------------------------------------------- one pipeline stage
