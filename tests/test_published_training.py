@@ -198,8 +198,8 @@ def test_mixtral_trains_on_its_active_parameters():
 
 
 def test_attention_and_recomputation_flops_match_megatron():
-    # Narayanan et al. 2021, eq. 3 (hardware FLOPs with full recomputation) and Korthikanti et al. 2022,
-    # section 6 (model FLOPs) for GPT-3 175B at s = 2048, per iteration of B sequences:
+    # Narayanan et al. 2021 (FLOPs per iteration with full recomputation, the hardware FLOPs) and Korthikanti
+    # et al. 2022 (model FLOPs, for MFU) for GPT-3 175B at s = 2048, per iteration of B sequences:
     #   hardware 96 B s l h^2 (1 + s/(6h) + V/(16 l h)), model 72 B s l h^2 (1 + s/(6h) + V/(12 l h)).
     # Both count attention without the causal mask; halving their s/(6h) term gives the causal count.
     # Within 0.1%: our parameter count adds biases, norms and position embeddings the formulas leave out.

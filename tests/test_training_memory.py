@@ -226,7 +226,7 @@ def test_bad_input(kwargs, message):
 
 
 def test_a_bare_parameter_count_is_refused_with_the_reason():
-    with pytest.raises(InputError, match="peak training memory .* needs the model's architecture"):
+    with pytest.raises(InputError, match=r"peak training memory .* needs the model.s architecture"):
         call("TRAIN_PEAK_MEM", 7e9, 4096, 1)
 
 
@@ -250,3 +250,19 @@ def test_max_micro_batch_zero_names_the_problem():
     notes = explain("MAX_MICRO_BATCH", "llama-3-8b", 131072, "H100-SXM", gpus=8, zero_stage=3).notes
     assert any("one sequence of 131,072 tokens adds" in n and "mostly activations" in n for n in notes)
     assert any('recompute "full"' in n for n in notes)
+
+
+def test_train_flops_needs_an_architecture_for_attention():
+    with pytest.raises(InputError, match="seq_len: got 4096; expected 0 with a bare parameter count"):
+        call("TRAIN_FLOPS", 7e9, 1e12, 4096)
+    # Without seq_len a bare count is 6ND, taken as dense, and the chain says so.
+    assert call("TRAIN_FLOPS", 7e9, 1e12) == 4.2e22
+    assert any("a bare count: dense" in a for a in explain("TRAIN_FLOPS", 7e9, 1e12).assumptions)
+    assert any("a bare count: dense" in a for a in explain("TRAIN_TIME", 7e9, 1e12, 8).assumptions)
+
+
+def test_time_functions_run_a_mixture_on_its_active_parameters():
+    active = call("MODEL_PARAMS", "mixtral-8x7b", True)
+    for name, args in [("TRAIN_TIME", (1e12, 64)), ("GPU_HOURS", (1e12,)), ("TRAIN_COST", (1e12, 2.5)),
+                       ("GPUS_FOR_DEADLINE", (1e12, 30))]:
+        assert call(name, "mixtral-8x7b", *args) == call(name, active, *args)

@@ -7,6 +7,7 @@ from typing import Any
 
 from envelope_xl.checks import fraction, positive, whole
 from envelope_xl.core.recompute import RECOMPUTE
+from envelope_xl.errors import InputError
 from envelope_xl.models import Architecture, resolve_model
 from envelope_xl.reference import GPUS, PRECISIONS
 from envelope_xl.registry import Step, register
@@ -66,7 +67,9 @@ def _train_flops_steps(
     params = (FORWARD_FLOPS_PER_PARAM_TOKEN + BACKWARD_FLOPS_PER_PARAM_TOKEN) * N * D
     attention_forward = 0.0
     if s:
-        m.need("seq_len", "attention FLOPs")
+        if m.counted_only:
+            raise InputError("seq_len", seq_len, "expected 0 with a bare parameter count: attention FLOPs need the "
+                             "model's layers and heads; give a preset, a config.json or a range of fields")
         qk, v = m.attention_width()
         # Scores (q.k) and the weighted sum of values: 2 FLOPs per multiply-add, per head and attended token.
         attention_forward = 2.0 * m.heads * (qk + v) * _mean_attended(m, s) * D
@@ -89,8 +92,10 @@ def _train_flops_steps(
     returns="FLOPs",
     result_unit="FLOP",
     formula="6 x active params x tokens [+ 3 x attention forward FLOPs (causal) at seq_len] [+ recomputed forward]",
-    source=_COMPUTE_SOURCE + "; Narayanan et al. 2021, section 3.5 (attention and recomputation FLOPs); "
-    "Chowdhery et al. 2022, 'PaLM', Appendix B (model FLOPs for MFU: 6N + attention, no recomputation)",
+    source=_COMPUTE_SOURCE + "; Narayanan et al. 2021, FLOPs per iteration with full recomputation, "
+    "96 B s l h^2 (1 + s/6h + V/16lh), and Korthikanti et al. 2022, model FLOPs 72 B s l h^2 (1 + s/6h + V/12lh) "
+    "(both count attention without the causal mask); Chowdhery et al. 2022, 'PaLM', Appendix B (MFU: model FLOPs, "
+    "6N + attention, no recomputation)",
     assumptions=(
         "forward 2, backward 4 FLOPs per active parameter per token; a mixture of experts runs its shared layers "
         "and experts_per_token routed experts per token; a bare parameter count is taken as dense",

@@ -173,9 +173,9 @@ def _method_notes(plan: Plan) -> list[str]:
     "TRAIN_PEAK_MEM",
     example=("llama-3-8b", 8192, 1, "bf16", "adam", 8, 3, "selective"),
     pillar="Memory",
-    summary="Peak GPU memory per GPU of one training step of a model: model states (ZeRO, tp, pp), activations "
-    "(FlashAttention or eager, sequence parallelism, recomputation, 1F1B in-flight micro-batches), logits and "
-    "loss, transients and framework reserve; full training, LoRA or QLoRA; optimizer offload.",
+    summary="Peak memory per GPU of a training step: model states (ZeRO, tp, pp), activations (FlashAttention, "
+    "sequence parallelism, recomputation, pipeline), logits, transients, framework reserve; full, LoRA or QLoRA; "
+    "offload.",
     returns="bytes per GPU at the peak, in `unit` (default GB); with `gpu` named, an error saying by how much "
     "it does not fit and what to change",
     unit_kind="bytes",
@@ -234,7 +234,7 @@ def train_peak_mem(
         Llama 3 8B on 8 GPUs, FSDP (ZeRO-3), 8,192 tokens, selective recomputation:
 
         >>> round(train_peak_mem("llama-3-8b", 8192, 1, gpus=8, zero_stage=3, recompute="selective"), 1)
-        75.7
+        78.3
     """
     parts = _train_peak_steps(model, seq_len, micro_batch, precision, optimizer, gpus, zero_stage, recompute, tp, pp,
                               gpu, attention, sp, method, lora_rank, lora_targets, offload, logit_bytes, reserve_gb)
@@ -359,8 +359,13 @@ def max_micro_batch(
     b = floor((memory - peak(1)) / (peak(2) - peak(1))) + 1, checked against the peak.
 
     Examples:
+        Llama 3 8B at 8,192 tokens with FSDP over 8 GPUs and full recomputation: each sequence
+        adds 10.5 GB of logits (128,256 x 8,192 x 10 bytes); with a fused loss (4 bytes), 7 fit.
+
         >>> max_micro_batch("llama-3-8b", 8192, "H100-SXM", gpus=8, zero_stage=3, recompute="full")
-        9
+        3
+        >>> max_micro_batch("llama-3-8b", 8192, "H100-SXM", gpus=8, zero_stage=3, recompute="full", logit_bytes=4)
+        7
         >>> max_micro_batch("llama-3-70b", 8192, "H100-SXM")  # 70B of model states on one GPU
         0
     """
