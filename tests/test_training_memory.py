@@ -8,7 +8,11 @@ Its parameters: embeddings and head 2 x 1000 x 1024 = 2,048,000; per layer atten
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envelope_xl import InputError, max_micro_batch, train_peak_mem
 from envelope_xl.catalog import call
@@ -266,3 +270,46 @@ def test_time_functions_run_a_mixture_on_its_active_parameters():
     for name, args in [("TRAIN_TIME", (1e12, 64)), ("GPU_HOURS", (1e12,)), ("TRAIN_COST", (1e12, 2.5)),
                        ("GPUS_FOR_DEADLINE", (1e12, 30))]:
         assert call(name, "mixtral-8x7b", *args) == call(name, active, *args)
+
+
+# ----------------------------------------------------------------- invariants (hypothesis)
+
+PRESETS = st.sampled_from(["llama-3-8b", "mistral-7b", "mixtral-8x7b", "qwen3-8b", "gemma-2-9b", "deepseek-v3"])
+LAYOUTS = st.sampled_from([(1, 1, 1), (8, 1, 1), (8, 2, 1), (16, 8, 1), (64, 8, 2), (64, 4, 4)])  # gpus, tp, pp
+METHODS = st.sampled_from(["full", "lora", "qlora"])
+
+
+@settings(max_examples=150)
+@given(PRESETS, LAYOUTS, METHODS, st.integers(0, 3), st.sampled_from(["none", "selective", "full"]),
+       st.integers(128, 65536), st.integers(1, 16))
+def test_peak_grows_with_micro_batch_and_sequence(model, layout, method, zero, recompute, seq_len, micro_batch):
+    gpus, tp, pp = layout
+    kw = dict(gpus=gpus, tp=tp, pp=pp, zero_stage=zero, recompute=recompute, method=method)
+    base = call("TRAIN_PEAK_MEM", model, seq_len, micro_batch, **kw)
+    assert call("TRAIN_PEAK_MEM", model, seq_len, micro_batch + 1, **kw) > base
+    assert call("TRAIN_PEAK_MEM", model, 2 * seq_len, micro_batch, **kw) > base
+
+
+@settings(max_examples=100)
+@given(PRESETS, LAYOUTS, st.integers(1024, 32768))
+def test_each_lever_never_adds_memory(model, layout, seq_len):
+    gpus, tp, pp = layout
+    kw = dict(gpus=gpus, tp=tp, pp=pp)
+    peaks = [call("TRAIN_PEAK_MEM", model, seq_len, 1, zero_stage=z, **kw) for z in range(4)]
+    assert all(later <= earlier * (1 + 1e-12) for earlier, later in itertools.pairwise(peaks))
+    modes = [call("TRAIN_PEAK_MEM", model, seq_len, 1, recompute=r, attention="eager", **kw)
+             for r in ("none", "selective", "full")]
+    assert modes[0] >= modes[1] >= modes[2]
+
+
+@settings(max_examples=60)
+@given(PRESETS, LAYOUTS, METHODS, st.integers(0, 3), st.integers(256, 16384),
+       st.sampled_from(["H100-SXM", "A100-40GB", "L4", "H200", "MI300X"]))
+def test_max_micro_batch_is_the_boundary(model, layout, method, zero, seq_len, gpu):
+    gpus, tp, pp = layout
+    kw = dict(gpus=gpus, tp=tp, pp=pp, zero_stage=zero, method=method, recompute="full")
+    capacity = call("GPU_SPEC", gpu, "memory_gb")
+    n = call("MAX_MICRO_BATCH", model, seq_len, gpu, **kw)
+    if n:
+        assert call("TRAIN_PEAK_MEM", model, seq_len, n, **kw) <= capacity
+    assert call("TRAIN_PEAK_MEM", model, seq_len, n + 1, **kw) > capacity

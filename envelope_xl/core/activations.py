@@ -70,6 +70,7 @@ class LayerShape:
     latent: float = 0.0  # MLA: compressed q and kv values kept per token (norm inputs and outputs)
     adapter_attention: float = 0.0  # LoRA: sum of ranks over adapted attention matrices
     adapter_mlp: float = 0.0  # LoRA: sum of ranks over adapted MLP matrices (all experts a token runs)
+    norms: int = 2  # norms per layer, each keeping its input (Gemma 2 has 4)
 
 
 def check_tp(shape: LayerShape, tp: int) -> None:
@@ -111,7 +112,7 @@ def layer_bytes(
     per_unit = ACT_BYTES * (GATED_MLP_VALUES if shape.gated else PLAIN_MLP_VALUES)
     mlp_split = sum(n * width for n, width in shape.mlp) * per_unit / t
 
-    norms = 2 * ACT_BYTES * h * whole
+    norms = shape.norms * ACT_BYTES * h * whole
     return (
         tokens * (att_whole * whole + att_split + scores),
         tokens * (mlp_whole * whole + mlp_split),

@@ -268,6 +268,7 @@ def _shapes_for(m: Architecture, method: str, targets: frozenset[str], rank: int
             latent=latent,
             adapter_attention=a.attention_ranks,
             adapter_mlp=a.mlp_ranks,
+            norms=m.norms_per_layer,
         )
     return out
 
