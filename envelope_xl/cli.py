@@ -141,7 +141,7 @@ def call(function: str, args: tuple[str, ...], as_json: bool) -> None:
         fail(str(exc))
     if as_json:
         given = dict(zip((a.name for a in spec.args), bound, strict=True))
-        unit = spec.unit_of(given.get("unit"))
+        unit = spec.unit_for(given)
         click.echo(json.dumps({"function": spec.name, "args": given, "value": value, "unit": unit}))
     else:
         click.echo(_plain(value))

@@ -30,6 +30,12 @@ def run(echo: Callable[[str], object]) -> None:
     echo(explain("DECODE_TPS", 7e9, "H100-SXM", "bf16", 64).text() + "\n")
     echo(explain("SERVING_GPUS", 2000, 500, per_gpu, 0.7).text() + "\n")
 
+    echo(f"{rule}\nQ: How many CPU servers rank a feed for 100M daily users refreshing it 20 times a day, "
+         f"at 1 GFLOP per request?\n{rule}")
+    peak = call("PEAK_QPS", 100e6, 20)
+    echo(explain("PEAK_QPS", 100e6, 20).text() + "\n")
+    echo(explain("SERVERS_FOR_QPS", peak, call("REQUEST_CORE_SECONDS", 1e9)).text() + "\n")
+
     echo(f"{rule}\nThe same functions in a workbook, recalculated without Excel\n{rule}")
     from envelope_xl.recalc.example import run_example  # openpyxl and formulas: only here
 

@@ -6,8 +6,10 @@ the formula in words, the assumptions and the published source. The command line
 spreadsheet adapters, the templates and the recalculation engines all read this one
 description, so a formula exists in exactly one place.
 
-A function registered with `steps` also gets a `..._BREAKDOWN` twin: the same
-arguments, returning a table of its components and their total.
+A function registered with `steps` that add up to its result also gets a `..._BREAKDOWN`
+twin: the same arguments, returning a table of its components and their total. A
+`decision` turns the arguments and the result into the sentence the number supports
+("needs 3 shards of 2 replicas"), which ends the function's reasoning chain.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envelope_xl.checks import Names
-from envelope_xl.units import BYTE_UNITS, TIME_UNITS
+from envelope_xl.units import UNIT_TABLES
 
 REQUIRED = inspect.Parameter.empty
 
@@ -51,7 +53,8 @@ class Step:
     formula: str
     part: bool = True
     unit: str = ""  # for steps that are not parts (e.g. "FLOP"); parts take the result's unit
-    aside: bool = False  # not a part, in the result's unit: listed after the total (e.g. host memory)
+    in_result_unit: bool = False  # a step that is not a part but is shown in the result's unit (bytes, time)
+    aside: bool = False  # not a part, in the result's unit, listed after the total (e.g. host memory)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,12 @@ class Function:
     table: bool = False  # returns a 2-D table (spills in Excel)
     pillar: str = ""
     example: tuple[Any, ...] = ()  # arguments of a typical call, for docs, tests and benchmarks
-    notes_fn: Callable[..., tuple[str, ...]] | None = None  # what a call's chain adds in words
+    #: The sentence the result supports, from the call's arguments (by name) and the result; "" for none.
+    decision: Callable[[dict[str, Any], Any], str] | None = None
+    #: The result's unit when it depends on the arguments (GPU_SPEC: the field's unit).
+    unit_from: Callable[[dict[str, Any]], str] | None = None
+    #: Assumptions that depend on the arguments (e.g. the figures of the tokenizer chosen).
+    assumptions_fn: Callable[[dict[str, Any]], Sequence[str]] | None = None
 
     @property
     def signature(self) -> str:
@@ -82,11 +90,15 @@ class Function:
 
     def unit_of(self, unit: str | None) -> str:
         """The unit a result is expressed in, given the call's `unit` argument."""
-        if self.unit_kind == "bytes":
-            return BYTE_UNITS.name(unit or "GB")
-        if self.unit_kind == "time":
-            return TIME_UNITS.name(unit or self.default_of("unit"))
+        if self.unit_kind:
+            return UNIT_TABLES[self.unit_kind].name(unit or self.default_of("unit"))
         return self.result_unit
+
+    def unit_for(self, given: dict[str, Any]) -> str:
+        """The unit of the result of a call with these (bound, validated) arguments."""
+        if self.unit_from is not None:
+            return self.unit_from(given)
+        return self.unit_of(given.get("unit"))
 
     def default_of(self, arg: str) -> Any:
         return next(a.default for a in self.args if a.name == arg)
@@ -134,12 +146,16 @@ def register(
     arg_docs: dict[str, str] | None = None,
     arg_choices: dict[str, Names] | None = None,
     example: Sequence[Any] = (),
-    notes_fn: Callable[..., tuple[str, ...]] | None = None,
+    decision: Callable[[dict[str, Any], Any], str] | None = None,
+    unit_from: Callable[[dict[str, Any]], str] | None = None,
+    assumptions_fn: Callable[[dict[str, Any]], Sequence[str]] | None = None,
+    table: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add the decorated function to the catalog under its Excel `name`.
 
-    `notes_fn`, called with the function's arguments but `unit`, gives sentences the
-    reasoning chain adds for that call (which pipeline stage is the peak, what to change).
+    `decision(args, result)` gets the call's arguments by name and its result, and returns
+    the sentence the number supports (or "" when there is none). `table` marks a function
+    that returns a table (header row, component rows, total) itself.
     """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -148,16 +164,17 @@ def register(
             kind, doc = ARG_DOCS[p.name]
             choices = (arg_choices or {}).get(p.name, ARG_CHOICES.get(p.name))
             if p.name == "unit":
-                choices = BYTE_UNITS if unit_kind == "bytes" else TIME_UNITS
+                choices = UNIT_TABLES[unit_kind]
                 doc = _UNIT_DOCS[unit_kind]
             doc = (arg_docs or {}).get(p.name, doc)
             args.append(Arg(p.name, kind, doc, p.default, choices))
         spec = Function(
             name, fn, tuple(args), summary, returns, formula, source, tuple(assumptions),
-            unit_kind, result_unit, tuple(steps), steps_fn, False, pillar, tuple(example), notes_fn,
+            unit_kind, result_unit, tuple(steps), steps_fn, table, pillar, tuple(example),
+            decision=decision, unit_from=unit_from, assumptions_fn=assumptions_fn,
         )
         _add(spec)
-        if steps_fn is not None and unit_kind:
+        if steps_fn is not None and unit_kind and not table and any(s.part for s in steps):
             _add(_breakdown_of(spec))
         return fn
 
@@ -166,7 +183,8 @@ def register(
 
 _UNIT_DOCS = {
     "bytes": "unit of the result: B, KB, MB, GB, TB, PB (decimal) or KiB, MiB, GiB, TiB, PiB (binary)",
-    "time": "unit of the result: s, min, h or days",
+    "time": "unit of the result: ms, s, min, h or days",
+    "rate": "unit of the result: bps, Kbps, Mbps, Gbps, Tbps (bits per second) or B/s, KB/s, MB/s, GB/s, TB/s",
 }
 
 
@@ -184,7 +202,7 @@ def _breakdown_of(spec: Function) -> Function:
     parts = [i for i, s in enumerate(spec.steps) if s.part]
     labels = [spec.steps[i].label for i in parts]
     asides = [i for i, s in enumerate(spec.steps) if s.aside]
-    table_of = BYTE_UNITS if spec.unit_kind == "bytes" else TIME_UNITS
+    table_of = UNIT_TABLES[spec.unit_kind]
 
     def breakdown(*args: Any, **kwargs: Any) -> list[list[Any]]:
         bound = sig.bind(*args, **kwargs)
@@ -226,5 +244,5 @@ def _breakdown_of(spec: Function) -> Function:
         table=True,
         pillar=spec.pillar,
         example=spec.example,
-        notes_fn=spec.notes_fn,
+        assumptions_fn=spec.assumptions_fn,
     )

@@ -91,3 +91,4 @@ def test_example_runs_the_worked_estimates():
     assert result.exit_code == 0
     assert "Answer: 112 GB" in result.output
     assert "Answer: 3,072 GB" in result.output
+    assert "Decision: needs 82 servers: 81 carry the load and 1 spare" in result.output

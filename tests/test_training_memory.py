@@ -98,7 +98,7 @@ def test_pipeline_keeps_pp_micro_batches_in_flight_on_the_first_stage():
     assert c["weights"] == (V * h + (4 * h * h + 3 * h * f + 2 * h)) * 2
     assert c["logits and loss"] == 0
     explained = explain("TRAIN_PEAK_MEM", TINY, 1024, 1, gpus=2, pp=2)
-    assert any("first stage (1 layers, 2 micro-batches in flight" in n for n in explained.notes)
+    assert any("first stage (1 layers, 2 micro-batches in flight" in n for n in explained.assumptions)
 
 
 def test_zero_shards_model_states_over_data_parallel_gpus():
@@ -201,8 +201,8 @@ def test_advice_combines_levers_when_none_suffices_alone():
 
 
 def test_fits_note():
-    notes = explain("TRAIN_PEAK_MEM", "llama-3-8b", 4096, 1, gpus=8, zero_stage=3, gpu="H100-SXM").notes
-    assert any(n.startswith("fits the H100-SXM (80.0 GB) with ") for n in notes)
+    decision = explain("TRAIN_PEAK_MEM", "llama-3-8b", 4096, 1, gpus=8, zero_stage=3, gpu="H100-SXM").decision
+    assert decision.startswith("fits the H100-SXM (80.0 GB) with ")
 
 
 @pytest.mark.parametrize(
@@ -247,13 +247,13 @@ def test_max_micro_batch_is_the_largest_that_fits():
 
 def test_max_micro_batch_zero_names_the_problem():
     assert max_micro_batch("llama-3-70b", 8192, "H100-SXM") == 0
-    notes = explain("MAX_MICRO_BATCH", "llama-3-70b", 8192, "H100-SXM").notes
-    assert any("before any activation" in n and "optimizer states" in n for n in notes)
+    decision = explain("MAX_MICRO_BATCH", "llama-3-70b", 8192, "H100-SXM").decision
+    assert "before any activation" in decision and "the largest is optimizer states" in decision
     # Model states fit but one sequence does not: the chain says it is the activations.
     assert max_micro_batch("llama-3-8b", 131072, "H100-SXM", gpus=8, zero_stage=3) == 0
-    notes = explain("MAX_MICRO_BATCH", "llama-3-8b", 131072, "H100-SXM", gpus=8, zero_stage=3).notes
-    assert any("one sequence of 131,072 tokens adds" in n and "mostly activations" in n for n in notes)
-    assert any('recompute "full"' in n for n in notes)
+    decision = explain("MAX_MICRO_BATCH", "llama-3-8b", 131072, "H100-SXM", gpus=8, zero_stage=3).decision
+    assert "one sequence of 131,072 tokens adds" in decision and "mostly activations" in decision
+    assert 'recompute "full"' in decision
 
 
 def test_train_flops_needs_an_architecture_for_attention():

@@ -27,6 +27,8 @@ _TIME_ASSUMPTIONS = (
     "active parameters of a mixture of experts; a bare parameter count is taken as dense; attention FLOPs and "
     "recomputation are not counted (TRAIN_FLOPS adds them)",
     "the GPUs sustain `mfu` of their dense peak in `precision` for the whole run",
+    "wall time is computing time / goodput: the share left after checkpoint writes, work lost to failures "
+    "and restarts (GOODPUT; 1 = none)",
 )
 
 
@@ -35,10 +37,9 @@ _MODEL_DOC = ("model: a preset, a config.json, a range of field/value rows, or a
               "a mixture of experts counts its active parameters")
 
 
-def active_params(model: Any) -> float:
-    """Parameters each token runs: all of a dense model's, the routed experts' share of a
-    mixture's (Jiang et al. 2024: Mixtral 8x7B runs 13B of its 47B); a bare count as dense."""
-    return resolve_model("model", model).active_params
+def _goodput(goodput: object) -> float:
+    """Share of wall time spent training: time and GPU-hours are the computing time over it."""
+    return fraction("goodput", goodput)
 
 
 def _achieved_flops(gpu: str, precision: str, mfu: float) -> float:
@@ -147,17 +148,18 @@ def train_flops(model: Any, tokens: float, seq_len: int = 0, recompute: str = "n
 
 
 def _train_time_steps(
-    model: Any, tokens: float, gpus: int, gpu: str = "H100-SXM", precision: str = "bf16", mfu: float = 0.4
+    model: Any,
+    tokens: float,
+    gpus: int,
+    gpu: str = "H100-SXM",
+    precision: str = "bf16",
+    mfu: float = 0.4,
+    goodput: float = 1.0,
 ) -> tuple[float, float, float, float]:
-    P = active_params(model)
-    D = positive("tokens", tokens)
+    flops = train_flops(model, tokens)
     cluster = whole("gpus", gpus) * _achieved_flops(gpu, precision, mfu)
-    return (
-        6.0 * P * D,
-        cluster,
-        FORWARD_FLOPS_PER_PARAM_TOKEN * P * D / cluster,
-        BACKWARD_FLOPS_PER_PARAM_TOKEN * P * D / cluster,
-    )
+    computing = flops / cluster
+    return flops, cluster, computing, computing * (1 / _goodput(goodput) - 1)
 
 
 @register(
@@ -165,17 +167,18 @@ def _train_time_steps(
     example=(70e9, 2e12, 1024, "H100-SXM", "bf16", 0.4),
     arg_docs={"model": _MODEL_DOC},
     pillar="Compute and time",
-    summary="Wall-clock training time: 6 x params x tokens FLOPs over gpus x dense peak x MFU.",
+    summary="Wall-clock training time: 6 x params x tokens FLOPs over gpus x dense peak x MFU, divided by "
+    "goodput.",
     returns="time, in `unit` (default days)",
     unit_kind="time",
-    formula="6 x params x tokens / (gpus x peak(gpu, precision) x mfu)",
+    formula="6 x params x tokens / (gpus x peak(gpu, precision) x mfu) / goodput",
     source=_TIME_SOURCE,
     assumptions=_TIME_ASSUMPTIONS,
     steps=(
         Step("training compute", "6 x params x tokens", part=False, unit="FLOP"),
-        Step("cluster throughput", "gpus x dense peak x mfu", part=False, unit="FLOP/s"),
-        Step("forward passes", "2 x params x tokens / cluster throughput"),
-        Step("backward passes", "4 x params x tokens / cluster throughput"),
+        Step("cluster's achieved FLOP/s", "gpus x dense peak x mfu", part=False, unit="FLOP/s"),
+        Step("computing", "training compute / cluster's achieved FLOP/s"),
+        Step("lost to failures and checkpoints", "computing x (1 / goodput - 1)"),
     ),
     steps_fn=_train_time_steps,
 )
@@ -187,12 +190,14 @@ def train_time(
     precision: str = "bf16",
     mfu: float = 0.4,
     unit: str = "days",
+    goodput: float = 1.0,
 ) -> float:
     """Training wall-clock time in `unit`.
 
-    Formula: 6 * P * D / (gpus * peak * mfu), peak = the GPU's dense peak in `precision`.
+    Formula: 6 * P * D / (gpus * peak * mfu) / goodput, peak = the GPU's dense peak in `precision`.
 
-    Assumptions: the 6PD compute model; a constant MFU over the run; no restarts.
+    Assumptions: the 6PD compute model; a constant MFU over the run; failures, restarts and
+    checkpoint writes through `goodput` (GOODPUT), 1 by default.
 
     Source: Kaplan et al. 2020 section 2.1; Narayanan et al. 2021 section 5.1.
 
@@ -202,8 +207,8 @@ def train_time(
         >>> round(train_time(7e9, 1e12, 1024, "H100-SXM", "bf16", 0.4), 3)
         1.199
     """
-    _, _, fwd, bwd = _train_time_steps(model, tokens, gpus, gpu, precision, mfu)
-    return (fwd + bwd) / TIME_UNITS.get("unit", unit)
+    _, _, computing, lost = _train_time_steps(model, tokens, gpus, gpu, precision, mfu, goodput)
+    return (computing + lost) / TIME_UNITS.get("unit", unit)
 
 
 @register(
@@ -214,16 +219,21 @@ def train_time(
     summary="GPU-hours to train: 6 x params x tokens FLOPs over one GPU's dense peak x MFU, in hours.",
     returns="GPU-hours",
     result_unit="GPU-hours",
-    formula="6 x params x tokens / (peak(gpu, precision) x mfu) / 3600",
+    formula="6 x params x tokens / (peak(gpu, precision) x mfu) / 3600 / goodput",
     source=_TIME_SOURCE,
     assumptions=_TIME_ASSUMPTIONS,
 )
 def gpu_hours(
-    model: Any, tokens: float, gpu: str = "H100-SXM", precision: str = "bf16", mfu: float = 0.4
+    model: Any,
+    tokens: float,
+    gpu: str = "H100-SXM",
+    precision: str = "bf16",
+    mfu: float = 0.4,
+    goodput: float = 1.0,
 ) -> float:
-    """GPU-hours of training.
+    """GPU-hours of training, the GPUs held through failures and checkpoints included.
 
-    Formula: 6 * P * D / (peak * mfu) / 3600.
+    Formula: 6 * P * D / (peak * mfu) / 3600 / goodput.
 
     Source: as TRAIN_TIME. Llama 2 7B (6.74e9 parameters, 2e12 tokens) reported
     184,320 A100-80GB hours (Touvron et al. 2023, Table 2): an implied MFU of 0.39.
@@ -232,7 +242,8 @@ def gpu_hours(
         >>> gpu_hours(7e9, 1e12, "H100-SXM", "bf16", 0.5) == 6 * 7e9 * 1e12 / (989.5e12 * 0.5) / 3600
         True
     """
-    return train_flops(model, tokens) / _achieved_flops(gpu, precision, mfu) / SECONDS_PER_HOUR
+    hours = train_flops(model, tokens) / _achieved_flops(gpu, precision, mfu) / SECONDS_PER_HOUR
+    return hours / _goodput(goodput)
 
 
 @register(
@@ -243,7 +254,7 @@ def gpu_hours(
     summary="Training cost in USD: GPU-hours x price per GPU-hour.",
     returns="USD",
     result_unit="USD",
-    formula="6 x params x tokens / (peak x mfu) / 3600 x usd_per_gpu_hour",
+    formula="6 x params x tokens / (peak x mfu) / 3600 / goodput x usd_per_gpu_hour",
     source=_TIME_SOURCE,
     assumptions=(*_TIME_ASSUMPTIONS, "every GPU-hour is billed; no idle, storage or network charges"),
 )
@@ -254,6 +265,7 @@ def train_cost(
     gpu: str = "H100-SXM",
     precision: str = "bf16",
     mfu: float = 0.4,
+    goodput: float = 1.0,
 ) -> float:
     """Training cost in USD: GPU_HOURS * usd_per_gpu_hour.
 
@@ -261,7 +273,8 @@ def train_cost(
         >>> round(train_cost(7e9, 1e12, 2.0, "H100-SXM", "bf16", 0.4))
         58952
     """
-    return gpu_hours(model, tokens, gpu, precision, mfu) * positive("usd_per_gpu_hour", usd_per_gpu_hour)
+    hours = gpu_hours(model, tokens, gpu, precision, mfu, goodput)
+    return hours * positive("usd_per_gpu_hour", usd_per_gpu_hour)
 
 
 @register(
@@ -272,7 +285,7 @@ def train_cost(
     summary="Whole GPUs needed to finish training within `days`, rounded up.",
     returns="GPUs (whole number)",
     result_unit="GPUs",
-    formula="ceiling(6 x params x tokens / (peak x mfu x days x 86400))",
+    formula="ceiling(6 x params x tokens / (peak x mfu x days x 86400) / goodput)",
     source=_TIME_SOURCE,
     assumptions=(*_TIME_ASSUMPTIONS, "throughput scales linearly with the GPU count"),
 )
@@ -283,17 +296,18 @@ def gpus_for_deadline(
     gpu: str = "H100-SXM",
     precision: str = "bf16",
     mfu: float = 0.4,
+    goodput: float = 1.0,
 ) -> int:
     """GPUs needed to train within `days`, rounded up to a whole GPU.
 
-    Formula: ceil(6 * P * D / (peak * mfu * days * 86400)).
+    Formula: ceil(6 * P * D / (peak * mfu * days * 86400) / goodput).
 
     Examples:
         >>> gpus_for_deadline(7e9, 1e12, 1.2)
         1024
     """
     seconds = positive("days", days) * SECONDS_PER_DAY
-    exact = train_flops(model, tokens) / (_achieved_flops(gpu, precision, mfu) * seconds)
+    exact = train_flops(model, tokens) / (_achieved_flops(gpu, precision, mfu) * seconds) / _goodput(goodput)
     # Forgive float noise at exact integers (1024.0000000001 GPUs is 1024).
     return math.ceil(exact * (1 - 1e-12))
 

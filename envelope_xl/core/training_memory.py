@@ -118,29 +118,36 @@ def _train_peak_steps(
     return _checked(gpu, plan)
 
 
-def _train_peak_notes(
-    model: Any, seq_len: int, micro_batch: int, precision: str = "bf16", optimizer: str = "adam", gpus: int = 1,
-    zero_stage: int = 0, recompute: str = "none", tp: int = 1, pp: int = 1, gpu: str = NO_GPU,
-    attention: str = "flash", sp: bool | None = None, method: str = "full", lora_rank: int = TRAINING.lora_rank,
-    lora_targets: str = "all", offload: str = "none", logit_bytes: float = TRAINING.logit_bytes,
-    reserve_gb: float | None = None,
-) -> tuple[str, ...]:
-    plan = _plan(model, seq_len, micro_batch, precision, optimizer, gpus, zero_stage, recompute, tp, pp, attention,
-                 sp, method, lora_rank, lora_targets, offload, logit_bytes, reserve_gb)
+def _peak_plan(given: dict[str, Any]) -> Plan:
+    g = given
+    return _plan(g["model"], g["seq_len"], g["micro_batch"], g["precision"], g["optimizer"], g["gpus"],
+                 g["zero_stage"], g["recompute"], g["tp"], g["pp"], g["attention"], g["sp"], g["method"],
+                 g["lora_rank"], g["lora_targets"], g["offload"], g["logit_bytes"], g["reserve_gb"])
+
+
+def _train_peak_assumptions(given: dict[str, Any]) -> tuple[str, ...]:
+    """What this call's layout and method mean, which stage peaks and its largest component."""
+    plan = _peak_plan(given)
     parts, stage = peak_parts(plan)
-    notes = [_layout(plan)]
+    out = [_layout(plan)]
     if plan.pp > 1:
         which = (f"the first stage ({stage.dense + stage.moe} layers, {stage.in_flight} micro-batches in flight, "
                  "the embedding)" if stage.first else f"the last stage ({stage.dense + stage.moe} layers, one "
                  "micro-batch, the output head and the logits)")
-        notes.append(f"the peak is on {which}")
-    notes += _method_notes(plan)
+        out.append(f"the peak is on {which}")
+    out += _method_notes(plan)
     largest = max(range(len(COMPONENTS)), key=lambda i: parts[i])
-    notes.append(f"largest component: {COMPONENTS[largest]} ({gb(parts[largest])})")
-    if not (isinstance(gpu, str) and gpu.strip().lower() == NO_GPU):
-        name, capacity = capacity_of(gpu)
-        notes.append(f"fits the {name} ({gb(capacity)}) with {gb(capacity - sum(parts[:-1]))} to spare")
-    return tuple(notes)
+    out.append(f"largest component: {COMPONENTS[largest]} ({gb(parts[largest])})")
+    return tuple(out)
+
+
+def _train_peak_decision(given: dict[str, Any], result: Any) -> str:
+    """With a GPU named, how much room the step leaves (a step that does not fit is refused)."""
+    gpu = given["gpu"]
+    if isinstance(gpu, str) and gpu.strip().lower() == NO_GPU:
+        return ""
+    name, capacity = capacity_of(gpu)
+    return f"fits the {name} ({gb(capacity)}) with {gb(capacity - peak(_peak_plan(given)))} to spare"
 
 
 def _layout(plan: Plan) -> str:
@@ -191,7 +198,8 @@ def _method_notes(plan: Plan) -> list[str]:
     },
     steps=_STEPS,
     steps_fn=_train_peak_steps,
-    notes_fn=_train_peak_notes,
+    assumptions_fn=_train_peak_assumptions,
+    decision=_train_peak_decision,
 )
 def train_peak_mem(
     model: Any,
@@ -269,23 +277,27 @@ def _max_micro_batch_steps(
             peak(with_batch(plan, max(n, 1))) / 1e9, float(n))
 
 
-def _max_micro_batch_notes(
-    model: Any, seq_len: int, gpu: str = "H100-SXM", precision: str = "bf16", optimizer: str = "adam",
-    gpus: int = 1, zero_stage: int = 0, recompute: str = "none", tp: int = 1, pp: int = 1, attention: str = "flash",
-    sp: bool | None = None, method: str = "full", lora_rank: int = TRAINING.lora_rank, lora_targets: str = "all",
-    offload: str = "none", logit_bytes: float = TRAINING.logit_bytes, reserve_gb: float | None = None,
-) -> tuple[str, ...]:
-    plan, name, capacity = _max_micro_batch_plan(model, seq_len, gpu, precision, optimizer, gpus, zero_stage,
-                                                 recompute, tp, pp, attention, sp, method, lora_rank, lora_targets,
-                                                 offload, logit_bytes, reserve_gb)
-    n = largest_micro_batch(plan, capacity)
-    notes = [_layout(plan)]
+def _max_micro_batch_plan_of(given: dict[str, Any]) -> tuple[Plan, str, float]:
+    g = given
+    return _max_micro_batch_plan(g["model"], g["seq_len"], g["gpu"], g["precision"], g["optimizer"], g["gpus"],
+                                 g["zero_stage"], g["recompute"], g["tp"], g["pp"], g["attention"], g["sp"],
+                                 g["method"], g["lora_rank"], g["lora_targets"], g["offload"], g["logit_bytes"],
+                                 g["reserve_gb"])
+
+
+def _max_micro_batch_assumptions(given: dict[str, Any]) -> tuple[str, ...]:
+    plan, _, _ = _max_micro_batch_plan_of(given)
+    return (_layout(plan), *_method_notes(plan))
+
+
+def _max_micro_batch_decision(given: dict[str, Any], result: Any) -> str:
+    """How close the answer is to the next micro-batch, or why not even one sequence fits and what to change."""
+    plan, name, capacity = _max_micro_batch_plan_of(given)
+    n = int(result)
     if n:
-        after = peak(with_batch(plan, n + 1))
-        notes.append(f"micro-batch {n} peaks at {gb(peak(with_batch(plan, n)))} of the {name}'s {gb(capacity)}; "
-                     f"{n + 1} would need {gb(after)}")
-        return tuple(notes)
-    return (*notes, *problem(plan, name, capacity))
+        return (f"micro-batch {n} peaks at {gb(peak(with_batch(plan, n)))} of the {name}'s {gb(capacity)}; "
+                f"{n + 1} would need {gb(peak(with_batch(plan, n + 1)))}")
+    return " ".join(problem(plan, name, capacity))
 
 
 def problem(plan: Plan, name: str, capacity: float) -> tuple[str, ...]:
@@ -302,7 +314,7 @@ def problem(plan: Plan, name: str, capacity: float) -> tuple[str, ...]:
         why = (f"model states, transients and reserve take {gb(fixed)} of the {name}'s {gb(capacity)}, and one "
                f"sequence of {plan.seq_len:,} tokens adds {gb(sum(per_sequence.values()))}, mostly "
                f"{COMPONENTS[worst]} ({gb(per_sequence[worst])})")
-    return (why, advise(plan, capacity))
+    return (why + ".", advise(plan, capacity))
 
 
 @register(
@@ -330,7 +342,8 @@ def problem(plan: Plan, name: str, capacity: float) -> tuple[str, ...]:
         Step("largest micro-batch", "largest b whose peak fits", part=False, unit="sequences"),
     ),
     steps_fn=_max_micro_batch_steps,
-    notes_fn=_max_micro_batch_notes,
+    assumptions_fn=_max_micro_batch_assumptions,
+    decision=_max_micro_batch_decision,
 )
 def max_micro_batch(
     model: Any,
