@@ -11,11 +11,13 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envelope_xl import InputError, max_micro_batch, train_peak_mem
 from envelope_xl.catalog import call
+from envelope_xl.cli import main
 from envelope_xl.explain import explain
 
 TINY = {
@@ -175,6 +177,16 @@ def test_breakdown_rows_add_up_and_every_surface_agrees():
     assert explain("TRAIN_PEAK_MEM", "llama-3-8b", 8192, 1, **kw).answer == total
     steps = explain("TRAIN_PEAK_MEM", "llama-3-8b", 8192, 1, **kw).steps
     assert next(s for s in steps if s.label == "total").value == pytest.approx(total, rel=1e-12)
+
+
+def test_the_command_line_agrees():
+    out = CliRunner().invoke(main, ["call", "TRAIN_PEAK_MEM", "llama-3-8b", "8192", "1", "gpus=8", "zero_stage=3",
+                                    "offload=optimizer"]).output
+    assert float(out) == call("TRAIN_PEAK_MEM", "llama-3-8b", 8192, 1, gpus=8, zero_stage=3, offload="optimizer")
+    table = CliRunner().invoke(main, ["call", "TRAIN_PEAK_MEM_BREAKDOWN", "llama-3-8b", "8192", "1", "gpus=8",
+                                      "zero_stage=3", "offload=optimizer"]).output.splitlines()
+    assert table[-1].startswith("CPU memory per GPU for offloaded states (not in the total)\t")
+    assert float(table[-2].split("\t")[1]) == float(out)
 
 
 def test_a_step_that_does_not_fit_says_by_how_much_and_what_to_change():

@@ -29,6 +29,7 @@ def _trainable(precision: object) -> Precision:
             "precision", precision,
             "expected a floating-point training format (fp32, tf32, bf16, fp16, fp8, fp4); "
             "integer and 4-bit storage formats hold no gradients",
+            'For a frozen base stored in it, see TRAIN_PEAK_MEM with method "qlora".',
         )
     return p
 
