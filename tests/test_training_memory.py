@@ -325,3 +325,24 @@ def test_max_micro_batch_is_the_boundary(model, layout, method, zero, seq_len, g
     if n:
         assert call("TRAIN_PEAK_MEM", model, seq_len, n, **kw) <= capacity
     assert call("TRAIN_PEAK_MEM", model, seq_len, n + 1, **kw) > capacity
+
+
+def test_activations_of_a_mixture_of_experts():
+    # Mixtral 8x7B, per token and layer: norms 2 x 2h; attention: QKV input 2h, Q 4096 + K 1024 + V 1024
+    # + output 4096 (x 2 bytes), log-sum-exp 4 x 32; MLP: input 2h, for each of the 2 routed experts the
+    # dispatched input and its output (2 x 2h) and 4 x 2 bytes x 14,336 inside the gated expert.
+    h = 4096
+    per_token_layer = 4 * h + (2 * h + 2 * (4096 + 1024 + 1024 + 4096) + 4 * 32) + (2 * h + 2 * (4 * h + 8 * 14336))
+    rows = dict(call("TRAIN_PEAK_MEM_BREAKDOWN", "mixtral-8x7b", 1024, 1, unit="B")[1:])
+    assert rows["activations"] == 32 * 1024 * per_token_layer
+
+
+def test_qk_norms_keep_their_inputs():
+    # Qwen3 8B normalizes each head's queries and keys: (32 + 8) x 128 more 16-bit values per token and layer.
+    qwen3 = {"model_type": "qwen3", "hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36,
+             "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
+             "tie_word_embeddings": False}
+    plain = {**qwen3, "model_type": "llama"}
+    with_norms = dict(call("TRAIN_PEAK_MEM_BREAKDOWN", qwen3, 1024, 1, unit="B")[1:])["activations"]
+    without = dict(call("TRAIN_PEAK_MEM_BREAKDOWN", plain, 1024, 1, unit="B")[1:])["activations"]
+    assert with_norms - without == 36 * 1024 * 2 * (32 + 8) * 128

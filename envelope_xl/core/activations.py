@@ -67,7 +67,7 @@ class LayerShape:
     gated: bool
     routed: int = 0  # routed experts per token; 0 for a dense MLP
     dropout: bool = False
-    latent: float = 0.0  # MLA: compressed q and kv values kept per token (norm inputs and outputs)
+    latent: float = 0.0  # values kept beside Q, K, V: MLA latents (norm inputs, outputs), q/k-norm inputs
     adapter_attention: float = 0.0  # LoRA: sum of ranks over adapted attention matrices
     adapter_mlp: float = 0.0  # LoRA: sum of ranks over adapted MLP matrices (all experts a token runs)
     norms: int = 2  # norms per layer, each keeping its input (Gemma 2 has 4)

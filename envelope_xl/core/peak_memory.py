@@ -245,8 +245,8 @@ def _shapes_for(m: Architecture, method: str, targets: frozenset[str], rank: int
     adapters = _adapters_for(m, method, targets, rank)
     present = {False: m.layers > m.moe_layers, True: m.moe_layers > 0}
     latent = 2 * m.q_lora_rank + 2 * m.kv_lora_rank + m.qk_rope_head_dim if m.is_mla else 0
-    if m.qk_norm:  # each head's queries and keys are normed: their inputs are kept too
-        latent += 2 * (m.heads + m.kv_heads) * m.head_dim
+    if m.qk_norm:  # each head's queries and keys are normed: the norms' inputs are kept too
+        latent += (m.heads + m.kv_heads) * m.head_dim
     out = {}
     for moe in (kind for kind, here in present.items() if here):
         if moe:
