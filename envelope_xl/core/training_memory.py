@@ -45,7 +45,9 @@ _ASSUMPTIONS = (
     "the rest; a 1F1B pipeline keeps pp micro-batches in flight on its first stage",
     "LoRA/QLoRA: the base is frozen (QLoRA: the blocks' linear layers in 4-bit with their quantization "
     "constants, the rest in 16-bit); adapters, their gradients and optimizer states in the compute precision, "
-    f"no master copy ({TRAINING.adapters_source})",
+    f"no master copy ({TRAINING.adapters_source}); LoRA dropout 0, PEFT's default (with dropout each adapted "
+    "matrix keeps a copy of its input); the activations are those of full training plus each adapter's r-wide "
+    f"product; MLA's low-rank projections are adapted as if full ({TRAINING.lora_source})",
     f"logits and loss: {TRAINING.logit_bytes:g} bytes per logit by default ({TRAINING.loss_source}), plus the "
     "final norm's input and output",
     "transient working memory, all present during one layer's backward pass: the layer being recomputed (full "
