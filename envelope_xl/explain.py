@@ -22,7 +22,7 @@ class Line:
 
     label: str
     formula: str
-    value: float
+    value: Any  # a number, or words for a step such as which bound applies
     unit: str
 
 
@@ -50,7 +50,8 @@ class Explanation:
 
     def answer_text(self) -> str:
         if self.function.table:
-            return "; ".join(f"{row[0]} {_number(row[1])}" for row in self.answer[1:]) + f" ({self.unit})"
+            rows = "; ".join(f"{row[0]} {_number(row[1])}" for row in self.answer[1:])
+            return f"{rows} ({self.unit})" if self.unit else rows
         shown = f"{_show(self.answer)} {self.unit}".rstrip()
         if self.function.unit_kind == "bytes":
             human = human_bytes(self.answer * BYTE_UNITS.get("unit", self.unit))
@@ -66,10 +67,11 @@ def explain(name: str, *args: Any, **kwargs: Any) -> Explanation:
     answer = spec.fn(*values)
     given = dict(zip((a.name for a in spec.args), values, strict=True))
     unit = spec.unit_of(given.get("unit"))
+    notes = spec.notes_fn(**given) if spec.notes_fn is not None else []
     return Explanation(
         function=spec,
         inputs=tuple(given.items()),
-        assumptions=(*_data_assumptions(given), *spec.assumptions),
+        assumptions=(*_data_assumptions(given), *notes, *spec.assumptions),
         steps=_steps(spec, given, answer, unit),
         answer=answer,
         unit=unit,
@@ -87,8 +89,9 @@ def _steps(spec: Function, given: dict[str, Any], answer: Any, unit: str) -> tup
         Line(s.label, s.formula, v / factor if s.part else v, unit if s.part else s.unit)
         for s, v in zip(spec.steps, values, strict=True)
     ]
-    total = sum(v for s, v in zip(spec.steps, values, strict=True) if s.part) / factor
-    lines.append(Line("total", " + ".join(s.label for s in spec.steps if s.part), total, unit))
+    if any(s.part for s in spec.steps):  # a chain of parts ends with their sum
+        total = sum(v for s, v in zip(spec.steps, values, strict=True) if s.part) / factor
+        lines.append(Line("total", " + ".join(s.label for s in spec.steps if s.part), total, unit))
     return tuple(lines)
 
 
@@ -136,6 +139,8 @@ def _number(x: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    if value is None:  # an optional argument left to its data-file default
+        return "auto"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, str):

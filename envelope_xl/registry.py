@@ -7,7 +7,9 @@ spreadsheet adapters, the templates and the recalculation engines all read this 
 description, so a formula exists in exactly one place.
 
 A function registered with `steps` also gets a `..._BREAKDOWN` twin: the same
-arguments, returning a table of its components and their total.
+arguments, returning a table of its components and their total; when its steps are
+not parts of a sum (a roofline takes the larger of two times), the twin lists every
+step with its value and unit.
 """
 
 from __future__ import annotations
@@ -67,10 +69,11 @@ class Function:
     unit_kind: str = ""  # "bytes" or "time" when the function takes a `unit` argument
     result_unit: str = ""  # fixed unit of the result when there is no `unit` argument
     steps: tuple[Step, ...] = ()
-    steps_fn: Callable[..., tuple[float, ...]] | None = None
+    steps_fn: Callable[..., tuple[Any, ...]] | None = None
     table: bool = False  # returns a 2-D table (spills in Excel)
     pillar: str = ""
     example: tuple[Any, ...] = ()  # arguments of a typical call, for docs, tests and benchmarks
+    notes_fn: Callable[..., list[str]] | None = None  # assumptions that depend on the call's arguments
 
     @property
     def signature(self) -> str:
@@ -127,12 +130,19 @@ def register(
     unit_kind: str = "",
     result_unit: str = "",
     steps: Sequence[Step] = (),
-    steps_fn: Callable[..., tuple[float, ...]] | None = None,
+    steps_fn: Callable[..., tuple[Any, ...]] | None = None,
     arg_docs: dict[str, str] | None = None,
     arg_choices: dict[str, Names] | None = None,
     example: Sequence[Any] = (),
+    notes_fn: Callable[..., list[str]] | None = None,
+    table: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the decorated function to the catalog under its Excel `name`."""
+    """Add the decorated function to the catalog under its Excel `name`.
+
+    `steps_fn` takes the function's arguments (without `unit`) and returns one value per
+    step; `notes_fn` takes all its arguments and returns the assumptions that depend on
+    them (defaults used, with their sources). `table` marks a function that returns rows.
+    """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         args = []
@@ -146,11 +156,14 @@ def register(
             args.append(Arg(p.name, kind, doc, p.default, choices))
         spec = Function(
             name, fn, tuple(args), summary, returns, formula, source, tuple(assumptions),
-            unit_kind, result_unit, tuple(steps), steps_fn, False, pillar, tuple(example),
+            unit_kind, result_unit, tuple(steps), steps_fn, table, pillar, tuple(example), notes_fn,
         )
         _add(spec)
-        if steps_fn is not None and unit_kind:
-            _add(_breakdown_of(spec))
+        if steps_fn is not None and not table:
+            if not any(s.part for s in steps):
+                _add(_steps_table_of(spec))
+            elif unit_kind:
+                _add(_breakdown_of(spec))
         return fn
 
     return decorate
@@ -215,4 +228,52 @@ def _breakdown_of(spec: Function) -> Function:
         table=True,
         pillar=spec.pillar,
         example=spec.example,
+        notes_fn=spec.notes_fn,
+    )
+
+
+def _steps_table_of(spec: Function) -> Function:
+    """The `..._BREAKDOWN` twin of a function whose steps do not add up: every step as a
+    row of label, value and unit (the same steps `explain` shows)."""
+    assert spec.steps_fn is not None
+    steps_fn = spec.steps_fn
+    sig = inspect.signature(spec.fn)
+
+    def breakdown(*args: Any, **kwargs: Any) -> list[list[Any]]:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        unit = values.pop("unit", None)
+        factor = (BYTE_UNITS if spec.unit_kind == "bytes" else TIME_UNITS).get("unit", unit) if spec.unit_kind else 1.0
+        rows: list[list[Any]] = [["step", "value", "unit"]]
+        for step, value in zip(spec.steps, steps_fn(**values), strict=True):
+            shown = value / factor if step.part else value
+            rows.append([step.label, shown, spec.unit_of(unit) if step.part else step.unit])
+        return rows
+
+    breakdown.__name__ = spec.fn.__name__ + "_breakdown"
+    breakdown.__qualname__ = breakdown.__name__
+    breakdown.__module__ = spec.fn.__module__
+    breakdown.__signature__ = sig.replace(return_annotation=list)  # type: ignore[attr-defined]
+    breakdown.__doc__ = (
+        f"Table of the steps of {spec.name}: a header row, then one row per step (label, value, unit).\n\n"
+        f"Takes the same arguments as `{spec.fn.__name__}`."
+    )
+    return Function(
+        name=spec.name + "_BREAKDOWN",
+        fn=breakdown,
+        args=spec.args,
+        summary=f"The steps of {spec.name} as a table (header, then step | value | unit); spills in Excel.",
+        returns="table: step | value | unit (" + ", ".join(s.label for s in spec.steps) + ")",
+        formula=spec.formula,
+        source=spec.source,
+        assumptions=spec.assumptions,
+        unit_kind=spec.unit_kind,
+        result_unit=spec.result_unit,
+        steps=spec.steps,
+        steps_fn=spec.steps_fn,
+        table=True,
+        pillar=spec.pillar,
+        example=spec.example,
+        notes_fn=spec.notes_fn,
     )

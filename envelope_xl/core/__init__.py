@@ -17,7 +17,8 @@ from envelope_xl.core.training import (
     train_flops,
     train_time,
 )
-from envelope_xl.core.serving import concurrency, decode_tps, prefill_time, serving_gpus
+from envelope_xl.core.serving import concurrency, decode_tps, max_batch, prefill_time, serving_gpus, tpot
+from envelope_xl.core.serving_plan import serving_plan
 from envelope_xl.core.formatting import convert_bytes, human_bytes, human_count
 
 __all__ = [
@@ -35,12 +36,15 @@ __all__ = [
     "human_bytes",
     "human_count",
     "kv_cache",
+    "max_batch",
     "model_config",
     "model_mem",
     "model_params",
     "prefill_time",
     "serving_gpus",
+    "serving_plan",
     "storage",
+    "tpot",
     "train_cost",
     "train_flops",
     "train_mem",
