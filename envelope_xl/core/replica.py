@@ -207,6 +207,8 @@ class Replica:
         )
 
     def _more_gpus_hint(self, batch: int, context: float) -> str:
+        if self.arch.counted_only:  # tensor parallelism needs the architecture
+            return "Give the model's architecture to split it over GPUs (tp), or choose a smaller precision"
         for tp in range(self.tp + 1, 129):
             if self.arch.heads % tp == 0:
                 wider = _with_tp(self, tp)
