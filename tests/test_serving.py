@@ -365,7 +365,7 @@ def test_the_decode_chain_shows_bytes_flops_bound_efficiencies_and_memory():
 def test_the_plan_chain_states_the_limit():
     text = explain("SERVING_PLAN", "llama-3-8b", 20, 1500, 300, usd_per_gpu_hour=2.5).text()
     assert "limit = what stops a larger batch: memory, latency or compute" in text
-    assert "= compute: steps are compute-bound at batch" in text
+    assert "= compute: at batch 199 a step's compute takes 1.4x its memory time; the TPOT target stops" in text
     assert "latency targets by default: MLPerf Inference v5.0" in text
 
 

@@ -181,7 +181,7 @@ def decode_tps(
         reads the weights but the input embedding (6.61e9 x 2 bytes) at 3.35 TB/s.
 
         >>> round(decode_tps("llama-2-7b", bandwidth_efficiency=1), 1)
-        253.6
+        253.5
     """
     _, s = _decode(model, gpu, precision, batch, context, kv_precision, tp, bandwidth_efficiency,
                    compute_efficiency, link_gbs, memory_utilization, workspace_gb, allreduce_us)
@@ -238,7 +238,7 @@ def tpot(
         One sequence of Llama 2 7B, pure roofline: 13.2 GB read at 3.35 TB/s.
 
         >>> round(tpot("llama-2-7b", bandwidth_efficiency=1, unit="s") * 1000, 3)  # ms
-        3.944
+        3.945
     """
     factor = TIME_UNITS.get("unit", unit)
     _, s = _decode(model, gpu, precision, batch, context, kv_precision, tp, bandwidth_efficiency,

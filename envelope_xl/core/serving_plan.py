@@ -91,8 +91,9 @@ class Plan:
         b = self.batch
         if self.bound == "compute":
             stop = "memory stops the batch there" if self.next_step is None else "the TPOT target stops the batch there"
-            return (f"compute: steps are compute-bound at batch {b:,} ({self.step.bound}); {stop}, but a larger batch "
-                    "would add latency, not throughput")
+            ratio = self.step.compute_s / self.step.memory_s
+            return (f"compute: at batch {b:,} a step's compute takes {ratio:.2g}x its memory time; {stop}, but a "
+                    "larger batch would add latency, not throughput")
         if self.bound == "memory":
             return (f"memory: {b + 1:,} sequences of {self.prompt + self.output:,} tokens would not fit; the TPOT of "
                     f"{self.tpot:.3g} s leaves room under the {self.tpot_target:g} s target")
@@ -281,9 +282,12 @@ def serving_plan(
     Source: Agrawal et al. 2024 (Sarathi-Serve), section 4; Kwon et al. 2023 (vLLM).
 
     Examples:
+        Llama 3 8B, 20 requests/s of 1,500-token prompts and 300 generated tokens, MLPerf's
+        interactive targets: the prompts mixed into each step make it compute-bound.
+
         >>> rows = serving_plan("llama-3-8b", 20, 1500, 300, usd_per_gpu_hour=2.5)
-        >>> dict(rows[1:])["gpus"], dict(rows[1:])["bound"]
-        (1, 'latency')
+        >>> dict(rows[1:])["batch"], dict(rows[1:])["gpus"], dict(rows[1:])["bound"]
+        (199, 2, 'compute')
     """
     p = plan(model, qps, prompt_tokens, output_tokens, gpu, precision, tp, tpot_target_s, ttft_target_s,
              usd_per_gpu_hour, kv_precision, target_utilization, mfu, bandwidth_efficiency, compute_efficiency,
