@@ -377,3 +377,29 @@ def test_step_tables_end_with_the_answer(name):
     assert table[-1][1] == call(name, *example)
     chain = explain(name, *example)
     assert [row[0] for row in table[1:]] == [s.label for s in chain.steps]
+
+
+# The data file ------------------------------------------------------------------------------------
+
+def test_every_serving_default_cites_its_source():
+    import tomllib
+
+    from envelope_xl.reference import DATA, GPUS
+
+    raw = tomllib.loads((DATA / "serving.toml").read_text(encoding="utf-8"))
+
+    def check(table: dict, where: str) -> None:
+        numbers = [k for k, v in table.items() if isinstance(v, int | float)]
+        sources = [k for k, v in table.items() if "source" in k and isinstance(v, str) and len(v) > 20]
+        for name in numbers:  # its own source (x and x_source), or the table's one source
+            assert f"{name}_source" in table or "source" in table or len(sources) == 1 or (
+                name.rsplit("_", 1)[0] + "_source" in table), f"{where}.{name} has no source"
+        for key, value in table.items():
+            if isinstance(value, dict):
+                check(value, f"{where}.{key}")
+
+    check(raw, "serving.toml")
+    assert set(raw["links"]) == set(GPUS), "every GPU needs an intra-node link bandwidth"
+    for prefill, compute in zip(raw["efficiency"]["prefill"].items(), raw["efficiency"]["compute"].items(),
+                                strict=True):
+        assert prefill[0] == compute[0] and (prefill[0] == "source" or 0 < prefill[1] <= 1)

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from envelope_xl.checks import fraction, non_negative, positive, whole
 from envelope_xl.core import serving_data as data
 from envelope_xl.errors import InputError
-from envelope_xl.models import Architecture, resolve_model
+from envelope_xl.models import PARAM_GROUPS, Architecture, resolve_model
 from envelope_xl.reference import GPUS, PRECISIONS, Gpu, Precision
 
-#: Weights a sub-16-bit format quantizes: the decoder blocks' linear layers.
-QUANTIZED_GROUPS = ("attention", "MLP")
+#: Positions in `Architecture.param_steps()`; a sub-16-bit format quantizes the decoder
+#: blocks' linear layers (attention and MLP), the rest stays in 16 bits.
+EMBEDDINGS, HEAD, POSITIONS, ATTENTION, MLP, ROUTER, NORMS = (
+    PARAM_GROUPS.index(g) for g in
+    ("token embeddings", "output head", "position embeddings", "attention", "MLP", "router", "norms")
+)
 #: The formats whose KV cache defaults to bf16: integer and weight-only formats.
 _BF16 = PRECISIONS.get("precision", "bf16")
 
@@ -96,7 +101,14 @@ class Replica:
     allreduce_latency_s: float
     memory_utilization: float
     workspace: float  # bytes per GPU
-    given: frozenset[str]  # the options the caller set, for the reasoning chain
+    options: tuple[tuple[str, object], ...]  # the options as the caller passed them, for the chain
+    groups: tuple[float, ...]  # parameters by group (Architecture.param_steps)
+    active: float  # active parameters per token
+
+    @cached_property
+    def given(self) -> frozenset[str]:
+        """The options the caller set to something other than their default."""
+        return frozenset(name for name, value in self.options if value is not None and value != _DEFAULTS.get(name))
 
     # ------------------------------------------------------------------ weights
 
@@ -114,14 +126,9 @@ class Replica:
         quantized, other = self.bytes_per_weight
         if self.arch.counted_only:
             return self.arch.total_params * quantized
-        groups = self._groups()
-        q = sum(groups[g] for g in QUANTIZED_GROUPS)
-        return q * quantized + (sum(groups.values()) - q) * other
-
-    def _groups(self) -> dict[str, float]:
-        from envelope_xl.models import PARAM_GROUPS
-
-        return dict(zip(PARAM_GROUPS, self.arch.param_steps(), strict=True))
+        g = self.groups
+        q = g[ATTENTION] + g[MLP]
+        return q * quantized + (sum(g) - q) * other
 
     def experts_touched(self, tokens: float) -> float:
         """Expected routed experts per MoE layer that `tokens` tokens reach, under uniform
@@ -139,13 +146,13 @@ class Replica:
         a = self.arch
         if a.counted_only:
             return a.total_params * quantized
-        g = self._groups()
-        embeddings = g["token embeddings"] if a.tied_embeddings else min(tokens, a.vocab) * a.hidden
+        g = self.groups
+        embeddings = g[EMBEDDINGS] if a.tied_embeddings else min(tokens, a.vocab) * a.hidden
         positions = min(tokens, a.max_positions) * a.hidden
         routed = a.moe_layers * a.expert_params
-        mlp = g["MLP"] - routed * a.experts + routed * self.experts_touched(tokens)
-        rest = embeddings + g["output head"] + positions + g["router"] + g["norms"]
-        return (g["attention"] + mlp) * quantized + rest * other
+        mlp = g[MLP] - routed * a.experts + routed * self.experts_touched(tokens)
+        rest = embeddings + g[HEAD] + positions + g[ROUTER] + g[NORMS]
+        return (g[ATTENTION] + mlp) * quantized + rest * other
 
     # ------------------------------------------------------------------ KV cache and memory
 
@@ -244,7 +251,7 @@ class Replica:
         a = self.arch
         weights = self.weights_read(batch + prefill_tokens) / self.tp
         kv = batch * self.kv_per_sequence(context)
-        flops = batch * (2.0 * a.active_params + a.attention_flops_per_token(context)) / self.tp
+        flops = batch * (2.0 * self.active + a.attention_flops_per_token(context)) / self.tp
         compute = flops / (self.peak * self.compute_efficiency)
         compute += prefill_flops / self.tp / (self.peak * mfu)
         return Step(
@@ -269,7 +276,7 @@ class Replica:
 
     def prefill(self, tokens: int, mfu: float) -> Prefill:
         """One prompt of `tokens` tokens, alone on the replica."""
-        linear = 2.0 * self.arch.active_params * tokens
+        linear = 2.0 * self.active * tokens
         attention = self.attention_prefill_flops(tokens)
         rate = self.tp * self.peak * mfu
         return Prefill(
@@ -353,6 +360,13 @@ def _with_tp(r: Replica, tp: int) -> Replica:
     return replace(r, tp=tp)
 
 
+#: Options whose defaults are plain numbers: a value equal to one is not "given".
+_DEFAULTS = {
+    "bandwidth_efficiency": data.BANDWIDTH_EFFICIENCY.value, "memory_utilization": data.MEMORY_UTILIZATION.value,
+    "workspace_gb": data.WORKSPACE_GB.value, "allreduce_us": data.ALLREDUCE_US.value,
+}
+
+
 def replica(
     model: object,
     gpu: object = "H100-SXM",
@@ -372,18 +386,6 @@ def replica(
     g = GPUS.get("gpu", gpu)
     p = PRECISIONS.get("precision", precision)
     g.peak_flops(p)  # a GPU without a peak for the precision is refused here
-    defaults = {
-        "bandwidth_efficiency": data.BANDWIDTH_EFFICIENCY.value, "memory_utilization": data.MEMORY_UTILIZATION.value,
-        "workspace_gb": data.WORKSPACE_GB.value, "allreduce_us": data.ALLREDUCE_US.value,
-    }
-    given = {
-        name for name, value in (
-            ("kv_precision", kv_precision), ("bandwidth_efficiency", bandwidth_efficiency),
-            ("compute_efficiency", compute_efficiency), ("link_gbs", link_gbs),
-            ("memory_utilization", memory_utilization), ("workspace_gb", workspace_gb),
-            ("allreduce_us", allreduce_us),
-        ) if value is not None and value != defaults.get(name)
-    }
     kv = (p if p.trainable else _BF16) if kv_precision is None else PRECISIONS.get("kv_precision", kv_precision)
     t = whole("tp", tp)
     if t > 1:
@@ -404,8 +406,30 @@ def replica(
                             else fraction("memory_utilization", memory_utilization)),
         workspace=(data.WORKSPACE_GB.value if workspace_gb is None
                    else non_negative("workspace_gb", workspace_gb)) * 1e9,
-        given=frozenset(given),
+        options=(
+            ("kv_precision", kv_precision), ("bandwidth_efficiency", bandwidth_efficiency),
+            ("compute_efficiency", compute_efficiency), ("link_gbs", link_gbs),
+            ("memory_utilization", memory_utilization), ("workspace_gb", workspace_gb), ("allreduce_us", allreduce_us),
+        ),
+        **_shape(arch),
     )
+
+
+#: Parameter groups and active count per architecture. Keyed by identity (hashing an
+#: Architecture costs more than the whole decode step), holding the architecture so its id
+#: cannot be reused; bounded, as a spreadsheet passes new mappings and ranges on each call.
+_SHAPES: dict[int, tuple[Architecture, dict[str, object]]] = {}
+
+
+def _shape(arch: Architecture) -> dict[str, object]:
+    held = _SHAPES.get(id(arch))
+    if held is not None and held[0] is arch:
+        return held[1]
+    shape = {"groups": () if arch.counted_only else arch.param_steps(), "active": arch.active_params}
+    if len(_SHAPES) >= 256:
+        _SHAPES.clear()
+    _SHAPES[id(arch)] = (arch, shape)
+    return shape
 
 
 def context_arg(r: Replica, context: object, low: int = 0) -> int:

@@ -26,10 +26,20 @@ class Default:
     source: str
 
 
-def _efficiency(table: str, precision: Precision) -> Default:
+def _efficiencies(table: str) -> dict[str, Default]:
     entry = _RAW["efficiency"][table]
-    return Default(float(entry[precision.peak_field]), _clean(entry["source"]))
+    source = _clean(entry["source"])
+    return {field: Default(float(value), source) for field, value in entry.items() if field != "source"}
 
+
+_COMPUTE = _efficiencies("compute")
+_PREFILL = _efficiencies("prefill")
+_LINKS = {gpu: Default(float(e["link_gbs"]), e["source"]) for gpu, e in _RAW["links"].items()}
+_SCALES = {
+    name: Default(float(bits), _RAW["weight_scales"][f"{name}_source"])
+    for name, bits in _RAW["weight_scales"].items() if not name.endswith("_source")
+}
+_NO_SCALES = Default(0.0, "")
 
 BANDWIDTH_EFFICIENCY = Default(float(_RAW["efficiency"]["bandwidth"]), _clean(_RAW["efficiency"]["bandwidth_source"]))
 MEMORY_UTILIZATION = Default(float(_RAW["memory"]["utilization"]), _clean(_RAW["memory"]["utilization_source"]))
@@ -44,26 +54,22 @@ QUANTIZED_LAYERS_SOURCE = _clean(_RAW["quantized_layers"]["source"])
 
 def compute_efficiency(precision: Precision) -> Default:
     """Share of the dense peak that compute-bound decode steps reach in `precision`."""
-    return _efficiency("compute", precision)
+    return _COMPUTE[precision.peak_field]
 
 
 def prefill_mfu(precision: Precision) -> Default:
     """Share of the dense peak that prefill reaches in `precision`."""
-    return _efficiency("prefill", precision)
+    return _PREFILL[precision.peak_field]
 
 
 def link_gbs(gpu: Gpu) -> Default:
     """The GPU's intra-node link bandwidth per direction, GB/s."""
-    entry = _RAW["links"][gpu.name]
-    return Default(float(entry["link_gbs"]), entry["source"])
+    return _LINKS[gpu.name]
 
 
 def scale_bits(precision: Precision) -> Default:
     """Extra bits per quantized weight for the format's scales (0 when negligible)."""
-    table = _RAW["weight_scales"]
-    if precision.name not in table:
-        return Default(0.0, "")
-    return Default(float(table[precision.name]), table[f"{precision.name}_source"])
+    return _SCALES.get(precision.name, _NO_SCALES)
 
 
 #: GPUs with a link entry: every GPU of gpus.toml must have one (tests check).
