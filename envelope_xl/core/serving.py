@@ -126,6 +126,8 @@ _DECODE_ASSUMPTIONS = (
     "takes the longer of its memory time and its compute time, plus the tensor-parallel all-reduces",
     "every sequence of the batch holds `context` tokens; writing the new token's keys and values is not counted",
     "no speculative decoding, prefix sharing or CPU offload",
+    "a context beyond the model's trained length is computed, with a note; tp must divide the attention heads, "
+    "and KV heads it does not divide are replicated",
 )
 
 
