@@ -330,7 +330,7 @@ class Replica:
             else:
                 out.append(f"tp {self.tp}: weights and KV heads split evenly over the GPUs")
             link = data.link_gbs(self.gpu)
-            link_src = "given" if "link_gbs" in self.given else f"default: {link.source}"
+            link_src = "given" if "link_gbs" in self.given or link is None else f"default: {link.source}"
             lat_src = "given" if "allreduce_us" in self.given else f"default: {data.ALLREDUCE_US.source}"
             out.append(
                 f"all-reduces over a {self.link / 1e9:g} GB/s link ({link_src}), "
@@ -399,7 +399,7 @@ def replica(
                               else fraction("bandwidth_efficiency", bandwidth_efficiency)),
         compute_efficiency=(data.compute_efficiency(p).value if compute_efficiency is None
                             else fraction("compute_efficiency", compute_efficiency)),
-        link=(data.link_gbs(g).value if link_gbs is None else positive("link_gbs", link_gbs)) * 1e9,
+        link=_link(g, link_gbs, t) * 1e9,
         allreduce_latency_s=(data.ALLREDUCE_US.value if allreduce_us is None
                              else non_negative("allreduce_us", allreduce_us)) * 1e-6,
         memory_utilization=(data.MEMORY_UTILIZATION.value if memory_utilization is None
@@ -430,6 +430,19 @@ def _shape(arch: Architecture) -> dict[str, object]:
         _SHAPES.clear()
     _SHAPES[id(arch)] = (arch, shape)
     return shape
+
+
+def _link(gpu: Gpu, link_gbs: object, tp: int) -> float:
+    """GB/s of the link the all-reduces cross: given, or the GPU's intra-node link."""
+    if link_gbs is not None:
+        return positive("link_gbs", link_gbs)
+    default = data.link_gbs(gpu)
+    if default is None:
+        if tp > 1:
+            raise InputError("link_gbs", None, f"expected the bandwidth between {gpu.name}s, GB/s: gpus.toml gives "
+                             "it no intra-node link")
+        return 0.0  # one GPU: nothing crosses a link
+    return default.value
 
 
 def context_arg(r: Replica, context: object, low: int = 0) -> int:

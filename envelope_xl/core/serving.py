@@ -38,8 +38,8 @@ describe_args(NUMBER, {
     "default from measured serving engines, data/serving.toml)",
     "compute_efficiency": "fraction of the dense peak compute-bound steps reach (default by precision: 0.5 for "
     "16-bit, 0.4 for 8- and 4-bit compute; 1 = pure roofline)",
-    "link_gbs": "intra-node link bandwidth per GPU and direction, GB/s, for tensor-parallel all-reduces (default "
-    "per GPU, data/serving.toml: 450 for H100 NVLink)",
+    "link_gbs": "bandwidth per GPU and direction, GB/s, of the link tensor-parallel all-reduces cross (default: the "
+    "GPU's intra-node link, links.toml: 450 for H100 NVLink 4)",
     "memory_utilization": "share of GPU memory the serving engine takes (vLLM's default 0.9)",
     "workspace_gb": "GB per GPU the engine keeps beside weights and KV cache: activations, CUDA graphs, buffers",
     "allreduce_us": "fixed time of one tensor-parallel all-reduce, microseconds",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 
-from envelope_xl.reference import DATA, Gpu, Precision
+from envelope_xl.reference import DATA, LINKS, Gpu, Precision
 
 _RAW = tomllib.loads((DATA / "serving.toml").read_text(encoding="utf-8"))
 
@@ -34,7 +34,6 @@ def _efficiencies(table: str) -> dict[str, Default]:
 
 _COMPUTE = _efficiencies("compute")
 _PREFILL = _efficiencies("prefill")
-_LINKS = {gpu: Default(float(e["link_gbs"]), e["source"]) for gpu, e in _RAW["links"].items()}
 _SCALES = {
     name: Default(float(bits), _RAW["weight_scales"][f"{name}_source"])
     for name, bits in _RAW["weight_scales"].items() if not name.endswith("_source")
@@ -62,15 +61,15 @@ def prefill_mfu(precision: Precision) -> Default:
     return _PREFILL[precision.peak_field]
 
 
-def link_gbs(gpu: Gpu) -> Default:
-    """The GPU's intra-node link bandwidth per direction, GB/s."""
-    return _LINKS[gpu.name]
+def link_gbs(gpu: Gpu) -> Default | None:
+    """The GPU's intra-node link bandwidth per direction, GB/s (None for chips without one)."""
+    if not gpu.intra_link:
+        return None
+    link = LINKS.get("intra_link", gpu.intra_link)
+    return Default(link.bandwidth_gbs, f"{gpu.name}'s {link.name}, {link.source}")
 
 
 def scale_bits(precision: Precision) -> Default:
     """Extra bits per quantized weight for the format's scales (0 when negligible)."""
     return _SCALES.get(precision.name, _NO_SCALES)
 
-
-#: GPUs with a link entry: every GPU of gpus.toml must have one (tests check).
-LINK_GPUS = tuple(_RAW["links"])
