@@ -36,8 +36,6 @@ _AR = data.ALLREDUCE_US.value
 describe_args(NUMBER, {
     "bandwidth_efficiency": "fraction of the datasheet memory bandwidth real decode reaches (1 = pure roofline; "
     "default from measured serving engines, data/serving.toml)",
-    "compute_efficiency": "fraction of the dense peak compute-bound steps reach (default by precision: 0.5 for "
-    "16-bit, 0.4 for 8- and 4-bit compute; 1 = pure roofline)",
     "link_gbs": "bandwidth per GPU and direction, GB/s, of the link tensor-parallel all-reduces cross (default: the "
     "GPU's intra-node link, links.toml: 450 for H100 NVLink 4)",
     "memory_utilization": "share of GPU memory the serving engine takes (vLLM's default 0.9)",
@@ -55,6 +53,9 @@ describe_args(TEXT, {
 }, PRECISIONS)
 
 _TP_DOC = "GPUs per model replica (tensor parallelism): weights and KV heads split over them"
+#: Serving's meaning of a name training also uses (set per function, not globally).
+COMPUTE_EFFICIENCY_DOC = ("fraction of the dense peak compute-bound decode steps reach (default by precision: 0.5 "
+                          "for 16-bit, 0.4 for 8- and 4-bit compute; 1 = pure roofline)")
 _MFU_DOC = ("share of the dense peak reached in prefill (default by precision from measured engines: 0.5 for 16-bit, "
             "0.4 for 8- and 4-bit compute)")
 
@@ -147,7 +148,7 @@ _DECODE_ASSUMPTIONS = (
            ChainStep("decode throughput", "batch / step time", False, "tokens/s")),
     steps_fn=_decode_tps_steps,
     notes_fn=_decode_notes,
-    arg_docs={"tp": _TP_DOC},
+    arg_docs={"tp": _TP_DOC, "compute_efficiency": COMPUTE_EFFICIENCY_DOC},
 )
 def decode_tps(
     model: Any,
@@ -212,7 +213,7 @@ def _tpot_steps(**args: Any) -> tuple[Any, ...]:
            ChainStep("all-reduces", "tensor-parallel all-reduces of the step (0 at tp 1)")),
     steps_fn=_tpot_steps,
     notes_fn=_decode_notes,
-    arg_docs={"tp": _TP_DOC},
+    arg_docs={"tp": _TP_DOC, "compute_efficiency": COMPUTE_EFFICIENCY_DOC},
 )
 def tpot(
     model: Any,
@@ -302,7 +303,7 @@ def _max_batch_notes(**args: Any) -> list[str]:
     ),
     steps_fn=_max_batch_steps,
     notes_fn=_max_batch_notes,
-    arg_docs={"tp": _TP_DOC},
+    arg_docs={"tp": _TP_DOC, "compute_efficiency": COMPUTE_EFFICIENCY_DOC},
 )
 def max_batch(
     model: Any,

@@ -16,6 +16,7 @@ from typing import Any
 from envelope_xl.checks import fraction, positive, whole
 from envelope_xl.core import serving_data as data
 from envelope_xl.core.replica import Prefill, Replica, Step, context_note, replica
+from envelope_xl.core.serving import COMPUTE_EFFICIENCY_DOC
 from envelope_xl.errors import InputError
 from envelope_xl.registry import NUMBER, describe_args, register
 from envelope_xl.registry import Step as ChainStep
@@ -245,6 +246,7 @@ def _plan_notes(**args: Any) -> list[str]:
         "usd_per_gpu_hour": "price of one GPU-hour, USD (optional: without it the cost row says so)",
         "mfu": "share of the dense peak reached in prefill (default by precision, data/serving.toml)",
         "prompt_tokens": "tokens in each request's prompt",
+        "compute_efficiency": COMPUTE_EFFICIENCY_DOC,
     },
 )
 def serving_plan(
