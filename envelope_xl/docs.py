@@ -47,10 +47,15 @@ def _formula(spec: Function) -> str:
     return f"={spec.name}({', '.join(_literal(v) for v in spec.example)})"
 
 
+def _cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float | int) and not isinstance(value, bool) else str(value)
+
+
 def _result(spec: Function) -> str:
     value = spec.fn(*spec.example)
     if spec.table:
-        return "a table: " + "; ".join(f"{row[0]} {row[1]:.6g}" for row in value[1:]) + f" ({value[0][1]})"
+        rows = "; ".join(f"{row[0]} {_cell(row[1])}" for row in value[1:])
+        return f"a table: {rows} ({value[0][1]})" if value[0][0] == "component" else f"a table: {rows}"
     if isinstance(value, str):
         return f'"{value}"'
     unit = spec.unit_of(None)
