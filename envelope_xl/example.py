@@ -18,8 +18,10 @@ QUESTIONS: tuple[tuple[str, str, tuple], ...] = (
 )
 
 
-def run(echo: Callable[[str], object]) -> None:
-    """Print each question with its reasoning chain, then a serving estimate built from two calls."""
+def run(echo: Callable[[str], object], require_recalc: Callable[[], object] = lambda: None) -> None:
+    """Print each question with its reasoning chain, a serving estimate built from two calls,
+    then the example workbook recalculated; `require_recalc` stops before that last part
+    when the `recalc` extra is missing."""
     rule = "=" * 78
     for question, function, args in QUESTIONS:
         echo(f"{rule}\nQ: {question}\n{rule}")
@@ -30,6 +32,7 @@ def run(echo: Callable[[str], object]) -> None:
     echo(explain("DECODE_TPS", 7e9, "H100-SXM", "bf16", 64).text() + "\n")
     echo(explain("SERVING_GPUS", 2000, 500, per_gpu, 0.7).text() + "\n")
 
+    require_recalc()
     echo(f"{rule}\nThe same functions in a workbook, recalculated without Excel\n{rule}")
     from envelope_xl.recalc.example import run_example  # openpyxl and formulas: only here
 
