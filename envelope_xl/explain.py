@@ -11,7 +11,8 @@ from typing import Any
 
 from envelope_xl import catalog
 from envelope_xl.core.formatting import human_bytes
-from envelope_xl.reference import GPU_FIELD_NAMES, GPU_FIELDS, GPUS, MODELS, OPTIMIZERS, PRECISIONS
+from envelope_xl.models import Architecture, resolve_model
+from envelope_xl.reference import GPU_FIELD_NAMES, GPU_FIELDS, GPUS, OPTIMIZERS, PRECISIONS
 from envelope_xl.registry import Function
 from envelope_xl.units import BYTE_UNITS, TIME_UNITS
 
@@ -114,12 +115,28 @@ def _data_assumptions(given: dict[str, Any]) -> list[str]:
             f"({g.source}; {g.notes})"
         )
     if "model" in given:
-        m = MODELS.get("model", given["model"])
-        out.append(
-            f"{m.name}: {m.layers} layers, hidden {m.hidden}, {m.heads} heads ({m.kv_heads} KV), "
-            f"MLP {m.ffn_hidden}{' gated' if m.gated_mlp else ''}, vocab {m.vocab} ({m.source})"
-        )
+        out.append(describe_model(resolve_model("model", given["model"])))
     return out
+
+
+def describe_model(m: Architecture) -> str:
+    """The architecture figures a chain rests on, and where they came from."""
+    if m.counted_only:
+        return f"model: {_number(m.counted)} parameters (a bare count: dense, no architecture known)"
+    attention = (
+        f"MLA latent {m.kv_lora_rank} + RoPE {m.qk_rope_head_dim}" if m.is_mla
+        else f"{m.heads} heads ({m.kv_heads} KV) of {m.head_dim}"
+    )
+    moe = ""
+    if m.is_moe:
+        shared = f" + {m.shared_experts} shared" if m.shared_experts else ""
+        moe = f", {m.experts} experts{shared} ({m.experts_per_token} per token) of {m.moe_ffn_hidden}"
+    window = f", window {m.sliding_window} on {m.window_layers} layers" if m.window_layers else ""
+    return (
+        f"{m.name}: {m.layers} layers, hidden {m.hidden}, {attention}, MLP {m.ffn_hidden}"
+        f"{' gated' if m.gated_mlp else ''}{moe}, vocab {m.vocab}{window}; {_number(m.total_params)} parameters "
+        f"({_number(m.active_params)} active) ({m.origin})"
+    )
 
 
 def _number(x: Any) -> str:

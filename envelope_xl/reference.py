@@ -1,4 +1,4 @@
-"""The reference data: precisions, optimizers, GPUs and model presets.
+"""The reference data: precisions, optimizers and GPUs (model presets: `envelope_xl.models`).
 
 Loaded once from the TOML files in `envelope_xl/data/`, where every number carries its
 source. Lookups go through `Names`, so they are case-insensitive, accept aliases and
@@ -8,7 +8,7 @@ suggest the closest name on a miss.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from envelope_xl.checks import Names
@@ -82,41 +82,6 @@ class Gpu:
         return self.specs["memory_gb"] * 1e9
 
 
-#: MODEL_CONFIG fields, in order, with their meaning.
-MODEL_FIELDS = {
-    "layers": "transformer blocks",
-    "hidden": "model width",
-    "heads": "attention heads",
-    "kv_heads": "key/value heads",
-    "head_dim": "width of one head",
-    "ffn_hidden": "MLP inner width",
-    "vocab": "vocabulary size",
-    "experts": "MLP experts per layer",
-    "experts_per_token": "experts routed per token",
-    "max_positions": "learned position embeddings (0 = rotary)",
-}
-
-
-@dataclass(frozen=True)
-class Model:
-    name: str
-    layers: int
-    hidden: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    ffn_hidden: int
-    vocab: int
-    gated_mlp: bool
-    tied_embeddings: bool
-    bias: bool
-    experts: int
-    experts_per_token: int
-    max_positions: int
-    source: str
-    aliases: tuple[str, ...] = field(default=(), repr=False)
-
-
 #: The data files ship inside the package (plain files: importlib.resources would add ~5 ms
 #: to every start for nothing).
 DATA = Path(__file__).with_name("data")
@@ -154,15 +119,7 @@ def _gpus() -> Names[Gpu]:
     return Names("GPU", entries, _aliases(raw))
 
 
-def _models() -> Names[Model]:
-    raw = _load("models.toml")
-    entries = {n: Model(name=n, **{**e, "aliases": tuple(e.get("aliases", []))}) for n, e in raw.items()}
-    return Names("model", entries, _aliases(raw))
-
-
 PRECISIONS = _precisions()
 OPTIMIZERS = _optimizers()
 GPUS = _gpus()
-MODELS = _models()
 GPU_FIELD_NAMES: Names[str] = Names("GPU field", {f: f for f in GPU_FIELDS}, {})
-MODEL_FIELD_NAMES: Names[str] = Names("model field", {f: f for f in MODEL_FIELDS}, {})

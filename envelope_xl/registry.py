@@ -23,8 +23,9 @@ from envelope_xl.units import BYTE_UNITS, TIME_UNITS
 REQUIRED = inspect.Parameter.empty
 
 #: Argument kinds, as an adapter must convert them: a number, a whole number,
-#: TRUE/FALSE, or a name from a list.
-NUMBER, WHOLE, FLAG, TEXT = "number", "whole", "flag", "text"
+#: TRUE/FALSE, a name from a list, or a model (a preset name, a config.json path, a
+#: range of field/value rows, or a parameter count: the one kind that takes a range).
+NUMBER, WHOLE, FLAG, TEXT, MODEL = "number", "whole", "flag", "text", "model"
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,15 @@ CASES = [
     # MoE, 2 experts, gated f=16: MLP 2*2*3*8*16 = 1536, router 2*8*2 = 32; tied (no head):
     # 80 + 512 + 1536 + 32 + 40 = 2200
     ("TRANSFORMER_PARAMS", (2, 8, 10, 16, True, None, None, None, True, False, 2), 2200.0),
+    # Qwen2.5-7B (h=3584, 28 layers, 28 heads of 128, 4 KV heads, gated f=18944, V=152064, untied),
+    # biases on q, k, v: 2*152064*3584 + 28*(2*3584*3584 + 2*3584*512 + 3584 + 2*512
+    # + 3*3584*18944 + 2*3584) + 3584 = 7,615,616,512 (the model card's 7.61B)
+    ("MODEL_PARAMS", ("qwen2.5-7b",),
+     2 * 152064 * 3584 + 28 * (2 * 3584 * 3584 + 2 * 3584 * 512 + 3584 + 2 * 512 + 3 * 3584 * 18944 + 2 * 3584)
+     + 3584),
+    ("MODEL_CONFIG", ("deepseek-v3", "kv_lora_rank"), 512.0),
+    ("MODEL_CONFIG", ("gemma-2-9b", "window_layers"), 21.0),
+    ("MODEL_CONFIG", ("qwen3-8b", "qk_norm"), True),
     # Memory
     ("MODEL_MEM", (7e9, "fp16"), 14.0),
     ("MODEL_MEM", (7e9, "int4", "GiB"), 3.5e9 / 2**30),
@@ -52,6 +61,14 @@ CASES = [
     ("TRAIN_MEM", (8e9, "bf16", "adam", 8, 2), 16 + 8 * 14 / 8),  # 16 + 14 = 30
     ("TRAIN_MEM", (8e9, "bf16", "adam", 8, 3), 8 * 16 / 8),  # 16
     # 1 layer, s=100, b=1, h=1000, a=10: 100*1000*(34 + 5*10*100/1000) = 3.9e6 bytes
+    # Llama 3 8B: 32 layers x 2 x 8 KV heads x 128 x 4096 tokens x 4 sequences x 2 bytes
+    ("KV_CACHE_MODEL", ("llama-3-8b", 4096, 4), 32 * 2 * 8 * 128 * 4096 * 4 * 2 / 1e9),
+    # DeepSeek-V3 (MLA): 61 layers x (512 latent + 64 RoPE key) x 1000 tokens x 1 byte (fp8)
+    ("KV_CACHE_MODEL", ("deepseek-v3", 1000, 1, "fp8", "B"), 61 * 576 * 1000 * 1.0),
+    # Mistral 7B v0.1: the 4,096-token window caps every layer: 32 x 2 x 8 x 128 x 4096 x 2 bytes
+    ("KV_CACHE_MODEL", ("mistral-7b", 16384, 1, "bf16", "B"), 32 * 2 * 8 * 128 * 4096 * 2.0),
+    # Gemma 2 9B at 8,192 tokens: 21 global layers hold 8192, 21 local layers 4096; 2 x 8 x 256 values
+    ("KV_CACHE_MODEL", ("gemma-2-9b", 8192, 1, "bf16", "B"), (21 * 8192 + 21 * 4096) * 2 * 8 * 256 * 2.0),
     ("ACTIVATION_MEM", (1, 1000, 10, 100, 1, "none", 1, "B"), 3.9e6),
     ("ACTIVATION_MEM", (1, 1000, 10, 100, 1, "selective", 1, "B"), 3.4e6),
     ("ACTIVATION_MEM", (1, 1000, 10, 100, 1, "full", 1, "B"), 2e5),
@@ -125,7 +142,8 @@ def test_breakdown_components_add_up_to_the_scalar(spec):
         "STORAGE": (1e9, 1000, 3, 0.5),
         "EMBED_STORAGE": (1e9, 256, "fp32", 3, 0.3),
         "TRAIN_TIME": (70e9, 2e12, 1024),
-    }[base]
+        "KV_CACHE_MODEL": ("gemma-2-9b", 8192, 4),  # both global and windowed layers
+    }.get(base, spec.example)
     table = call(spec.name, *args)
     assert table[0][0] == "component"
     assert table[-1][0] == "total"

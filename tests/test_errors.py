@@ -75,8 +75,10 @@ CASES = [
     ),
     (
         ("MODEL_PARAMS", "llama-2-7"),
-        "model: got 'llama-2-7'; expected a known model: gpt2, gpt3-175b, llama-2-7b, llama-2-13b, llama-2-70b, "
-        "llama-3-8b, llama-3-70b, llama-3.1-405b, mistral-7b, mixtral-8x7b. Did you mean 'llama-2-7b'?",
+        "model: got 'llama-2-7'; expected a preset name, the path of a config.json, a range of field/value rows "
+        "or a parameter count; presets: gpt2, gpt3-175b, llama-2-7b, llama-2-13b, llama-2-70b, llama-3-8b, "
+        "llama-3-70b, llama-3.1-405b, mistral-7b, mixtral-8x7b, llama-3.1-8b, llama-3.1-70b, mixtral-8x22b, "
+        "qwen2.5-7b, qwen2.5-72b, qwen3-8b, gemma-2-9b, deepseek-v3. Did you mean 'llama-2-7b'?",
     ),
     (("STORAGE", 1e9, 100, 0.5), "replication: got 0.5; expected a finite number >= 1"),
     (("STORAGE", 1e9, 100, 3, -0.1), "overhead: got -0.1; expected a finite number >= 0"),

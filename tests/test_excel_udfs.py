@@ -32,7 +32,7 @@ from envelope_xl.catalog import CATALOG, bind, get
 from envelope_xl.errors import InputError
 from envelope_xl.excel import TESTED_XLWINGS, UDF_MODULE, conf, lite
 from envelope_xl.excel import cli as excel_cli
-from envelope_xl.registry import FLAG, NUMBER, TEXT, WHOLE, Function
+from envelope_xl.registry import FLAG, MODEL, NUMBER, TEXT, WHOLE, Function
 
 #: Words VBA reserves (MS-VBAL 3.3.5.2, case-insensitive): "Import Functions" writes the
 #: argument names as VBA parameters, so none may be one of these.
@@ -167,7 +167,7 @@ def test_breakdowns_return_a_table_that_spills():
 
 # --- Errors: one readable line, for bad input only ----------------------------------------------
 
-BAD = {NUMBER: "7e9 params", WHOLE: 64.5, FLAG: "maybe", TEXT: "nonsense"}
+BAD = {NUMBER: "7e9 params", WHOLE: 64.5, FLAG: "maybe", TEXT: "nonsense", MODEL: "nonsense"}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
@@ -300,7 +300,8 @@ def test_classic_metadata_matches_the_catalog(classic):
         assert [a["name"] for a in meta["args"]] == [a.name for a in spec.args]
         for info, arg in zip(meta["args"], spec.args, strict=True):
             assert info["doc"] == udfs.arg_description(arg)
-            assert info["options"] == {"err_to_str": True}
+            # A model may be a range of field/value rows: kept two-dimensional.
+            assert info["options"] == ({"err_to_str": True, "ndim": 2} if arg.kind == MODEL else {"err_to_str": True})
             assert ("optional" in info) == arg.optional
             if arg.optional:
                 assert info["optional"] == arg.default

@@ -29,7 +29,7 @@ from envelope_xl import udfs
 from envelope_xl.catalog import CATALOG, bind, get
 from envelope_xl.errors import InputError
 from envelope_xl.excel import lite
-from envelope_xl.registry import FLAG, NUMBER, TEXT, WHOLE, Function
+from envelope_xl.registry import FLAG, MODEL, NUMBER, TEXT, WHOLE, Function
 
 HERE = Path(__file__).parent / "lite"
 _spec = importlib.util.spec_from_file_location("lite_fetch", HERE / "fetch.py")
@@ -37,7 +37,7 @@ fetch = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fetch)
 
 SPECS = [get(name) for name in CATALOG]
-BAD = {NUMBER: "7e9 params", WHOLE: 64.5, FLAG: "maybe", TEXT: "nonsense"}
+BAD = {NUMBER: "7e9 params", WHOLE: 64.5, FLAG: "maybe", TEXT: "nonsense", MODEL: "llama-9-9b"}
 
 
 def cell(value: Any) -> Any:
@@ -84,12 +84,15 @@ def cases() -> list[tuple[Function, list[Any]]]:
 
 #: A two-cell range as the params argument of TRAIN_MEM, called after the cases.
 RANGE = (get("TRAIN_MEM"), [[[7e9, 8e9]], "bf16"])
+#: A model given as a range of field/value rows, as Office.js passes a 5 x 2 range; last.
+MODEL_ROWS = [["layers", 2], ["hidden", 8], ["heads", 2], ["vocab", 10], ["gated_mlp", True]]
+MODEL_RANGE = (get("MODEL_PARAMS"), [MODEL_ROWS])
 
 
 @pytest.fixture(scope="module", params=fetch.XLWINGS, ids=lambda v: f"xlwings-{v}")
 def in_lite(request, built_wheel, tmp_path_factory):
     require("Pyodide for the xlwings Lite test", fetch.missing())
-    calls = [payload(spec, values, n) for n, (spec, values) in enumerate([*cases(), RANGE], start=1)]
+    calls = [payload(spec, values, n) for n, (spec, values) in enumerate([*cases(), RANGE, MODEL_RANGE], start=1)]
     job = {
         "pyodide": str(fetch.pyodide_dir()),
         "wheels": [str(fetch.wheel("packaging", fetch.PACKAGING)), str(fetch.wheel("micropip", fetch.MICROPIP))],
@@ -139,8 +142,14 @@ def test_every_call_gives_the_cores_answer(in_lite):
             # Bit for bit: the same arithmetic on the same IEEE doubles. (A function whose libm
             # call, log or pow, rounds differently under Pyodide's musl would need rel=1e-15.)
             assert result == expected, (spec.name, values)
-    assert len(in_lite["results"]) == len(cases()) + 1
+    assert len(in_lite["results"]) == len(cases()) + 2
 
 
 def test_a_range_for_a_single_value_is_refused_as_in_desktop_excel(in_lite):
-    assert in_lite["results"][-1] == [["#VALUE! params: got a range of 2 cells; expected a single value or cell"]]
+    assert in_lite["results"][-2] == [["#VALUE! params: got a range of 2 cells; expected a single value or cell"]]
+
+
+def test_a_model_may_be_a_range_of_field_rows(in_lite):
+    spec = get("MODEL_PARAMS")
+    expected = spec.fn(*bind(spec, (tuple(map(tuple, MODEL_ROWS)),)))
+    assert in_lite["results"][-1] == [[expected]] == [[2248.0]]

@@ -41,7 +41,7 @@ def test_quick_start_has_exactly_two_commands():
 
 def test_the_readme_is_a_front_door():
     assert len(README.splitlines()) <= 300
-    for page in ("functions", "excel", "workbooks", "recalc", "libreoffice", "install", "design"):
+    for page in ("functions", "models", "excel", "workbooks", "recalc", "libreoffice", "install", "design"):
         assert f"](docs/{page}.md)" in README
 
 

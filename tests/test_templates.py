@@ -157,7 +157,8 @@ def test_a_chart_where_people_would_rather_look(workbook, books) -> None:
 
 def test_reference_sheets_hold_the_catalog(books: dict[str, Workbook]) -> None:
     from envelope_xl import model_params
-    from envelope_xl.reference import GPUS, MODELS
+    from envelope_xl.models import PRESETS as MODELS
+    from envelope_xl.reference import GPUS
 
     wb = books["llm_training_plan.xlsx"]
     models = {r[0].value: (r[1].value, r[2].value) for r in wb["Models"].iter_rows(min_row=5) if r[0].value}

@@ -47,7 +47,8 @@ from envelope_xl.catalog import call
 from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.errors import InputError
 from envelope_xl.libreoffice import LibreOfficeError, convert, convert_many, find_soffice
-from envelope_xl.reference import GPUS, MODELS, OPTIMIZERS, PRECISIONS
+from envelope_xl.models import PRESETS as MODELS
+from envelope_xl.reference import GPUS, OPTIMIZERS, PRECISIONS
 from envelope_xl.templates import build_bytes, cheatsheet, serving, storage, sweep, training
 from envelope_xl.templates.render import render_pngs
 

@@ -8,6 +8,7 @@ from envelope_xl.core import args as _args  # noqa: F401  (argument meanings bef
 from envelope_xl.core.lookups import bytes_per_param, gpu_spec
 from envelope_xl.core.architecture import model_config, model_params, transformer_params
 from envelope_xl.core.memory import activation_mem, checkpoint_size, kv_cache, model_mem, train_mem
+from envelope_xl.core.kv_model import kv_cache_model
 from envelope_xl.core.storage import embed_storage, storage
 from envelope_xl.core.training import (
     chinchilla_tokens,
@@ -35,6 +36,7 @@ __all__ = [
     "human_bytes",
     "human_count",
     "kv_cache",
+    "kv_cache_model",
     "model_config",
     "model_mem",
     "model_params",

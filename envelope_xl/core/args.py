@@ -1,8 +1,9 @@
 """What each argument name means, across the whole catalog (with its unit)."""
 
 from envelope_xl.core.recompute import RECOMPUTE
-from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, MODELS, OPTIMIZERS, PRECISIONS
-from envelope_xl.registry import FLAG, NUMBER, TEXT, WHOLE, describe_args
+from envelope_xl.models import PRESETS
+from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, OPTIMIZERS, PRECISIONS
+from envelope_xl.registry import FLAG, MODEL, NUMBER, TEXT, WHOLE, describe_args
 from envelope_xl.units import BYTE_UNITS
 
 describe_args(NUMBER, {
@@ -57,7 +58,8 @@ describe_args(TEXT, {"precision": "numeric format: fp32, tf32, bf16, fp16, fp8, 
 describe_args(TEXT, {"optimizer": "optimizer: adam, adamw, momentum, sgd, adam8bit, lion, adagrad, rmsprop"},
               OPTIMIZERS)
 describe_args(TEXT, {"gpu": "GPU type, e.g. H100-SXM, A100-80GB, L4, MI300X, TPU-v5e"}, GPUS)
-describe_args(TEXT, {"model": "model preset, e.g. llama-2-7b, llama-3-70b, mistral-7b, gpt2"}, MODELS)
+describe_args(MODEL, {"model": "model: a preset (llama-3-8b, qwen2.5-7b, deepseek-v3...), the path of a Hugging Face "
+              "config.json, or a two-column range of field names and values"}, PRESETS)
 describe_args(TEXT, {"recompute": "activation recomputation: none, selective or full"}, RECOMPUTE)
 describe_args(TEXT, {"field": "which figure to return"}, GPU_FIELD_NAMES)
 describe_args(TEXT, {

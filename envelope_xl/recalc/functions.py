@@ -18,7 +18,7 @@ from formulas.tokens.operand import XlError
 
 from envelope_xl import catalog
 from envelope_xl.errors import InputError
-from envelope_xl.registry import Function
+from envelope_xl.registry import MODEL, Function
 
 
 class ReasonedError(XlError):
@@ -63,6 +63,10 @@ def _function(spec: Function):
         values = []
         for arg, value in zip(spec.args, args, strict=False):
             cells = np.asarray(value, object).ravel()
+            if arg.kind == MODEL and cells.size > 1:  # a model described by a range of field/value rows
+                rows = np.asarray(value, object)
+                values.append(tuple(tuple(_plain(c) for c in row) for row in rows.reshape(rows.shape[0], -1)))
+                continue
             if cells.size != 1:
                 reason = f"{spec.name}: {arg.name}: got a range of {cells.size} cells; expected a single value or cell"
                 return _as_array(error("#VALUE!", reason))
