@@ -35,7 +35,8 @@ Every function of the catalog, grouped by pillar. Each works under the same name
 (`envelope-xl call TRAIN_MEM 7e9 bf16 adam`, `envelope-xl explain ...`) and in Python, in lower
 case (`envelope_xl.train_mem(7e9, "bf16", "adam")`). Optional arguments are shown with their
 defaults; sizes are decimal GB unless `unit` says otherwise ([conventions](design.md#conventions)).
-A `..._BREAKDOWN` function returns the components of its twin as a table.
+A `..._BREAKDOWN` function returns the components of its twin as a table (in Python:
+`envelope_xl.catalog.call("TRAIN_MEM_BREAKDOWN", 7e9)`).
 
 This page is generated from the catalog; after changing a function, run
 `python -m envelope_xl.docs`."""
