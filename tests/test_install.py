@@ -145,9 +145,12 @@ def core_only(built_wheel, tmp_path_factory) -> Path:
     return target
 
 
-def envelope_xl(core_only: Path, *args: str) -> subprocess.CompletedProcess:
-    """The envelope-xl command with only the standard library, the wheel and click importable (-S)."""
-    code = f"import sys; sys.path.insert(0, {str(core_only)!r}); from envelope_xl.cli import run; run()"
+def envelope_xl(core_only: Path, *args: str, platform: str | None = None) -> subprocess.CompletedProcess:
+    """The envelope-xl command with only the standard library, the wheel and click importable (-S),
+    on this machine or, for what it checks, on `platform` (a sys.platform value)."""
+    # Pretend only once the modules are imported: the standard library picks its own by platform.
+    pretend = f"import envelope_xl.excel.cli, envelope_xl.extras; sys.platform = {platform!r}; " if platform else ""
+    code = f"import sys; sys.path.insert(0, {str(core_only)!r}); from envelope_xl.cli import run; {pretend}run()"
     return subprocess.run([sys.executable, "-S", "-c", code, *args], capture_output=True, text=True)
 
 
@@ -174,6 +177,14 @@ def test_a_command_without_its_extra_names_the_install_command(core_only, args, 
     assert result.stderr == (
         f"error: envelope-xl {args[0]} needs {absent} not installed: pip install 'envelope-xl[{extra}]'\n"
     )
+
+
+def test_classic_excel_setup_without_xlwings_names_the_install_command(core_only):
+    result = envelope_xl(core_only, "excel", "setup", "--platform", "windows", platform="win32")
+    assert (result.returncode, result.stderr) == (2, (
+        "error: envelope-xl excel setup --platform windows needs xlwings, which is not installed: "
+        "pip install 'envelope-xl[excel]'\n"
+    ))
 
 
 def test_help_lists_the_commands_to_install(core_only):
