@@ -12,7 +12,16 @@ from typing import Any
 from envelope_xl import catalog
 from envelope_xl.core.formatting import human_bytes
 from envelope_xl.models import Architecture, resolve_model
-from envelope_xl.reference import GPU_FIELD_NAMES, GPU_FIELDS, GPUS, OPTIMIZERS, PRECISIONS
+from envelope_xl.reference import (
+    GPU_FIELD_NAMES,
+    GPU_FIELDS,
+    GPUS,
+    LINK_FIELD_NAMES,
+    LINK_FIELDS,
+    LINKS,
+    OPTIMIZERS,
+    PRECISIONS,
+)
 from envelope_xl.registry import Function
 from envelope_xl.units import BYTE_UNITS, TIME_UNITS
 
@@ -88,8 +97,9 @@ def _steps(spec: Function, given: dict[str, Any], answer: Any, unit: str) -> tup
         Line(s.label, s.formula, v / factor if s.part else v, unit if s.part else s.unit)
         for s, v in zip(spec.steps, values, strict=True)
     ]
-    total = sum(v for s, v in zip(spec.steps, values, strict=True) if s.part) / factor
-    lines.append(Line("total", " + ".join(s.label for s in spec.steps if s.part), total, unit))
+    if any(s.part for s in spec.steps):  # a chain of non-parts ends with its own last step
+        total = sum(v for s, v in zip(spec.steps, values, strict=True) if s.part) / factor
+        lines.append(Line("total", " + ".join(s.label for s in spec.steps if s.part), total, unit))
     return tuple(lines)
 
 
@@ -114,8 +124,30 @@ def _data_assumptions(given: dict[str, Any]) -> list[str]:
             f"{g.name}: {g.specs['memory_gb']:g} GB, {g.specs['bandwidth_tbs']:g} TB/s{peak} "
             f"({g.source}; {g.notes})"
         )
+    out += _link_assumptions(given)
     if "model" in given:
         out.append(describe_model(resolve_model("model", given["model"])))
+    return out
+
+
+def _link_assumptions(given: dict[str, Any]) -> list[str]:
+    """The links a call uses: named ones, and the GPU's own intra-node link when left automatic."""
+    out = []
+    if "field" in given and "link" in given:
+        field = LINK_FIELD_NAMES.get("field", given["field"])
+        out.append(f"{field} is in {LINK_FIELDS[field]}")
+    for arg in ("link", "intra_link", "inter_link"):
+        if arg not in given:
+            continue
+        name = given[arg]
+        if name is None and arg == "intra_link" and "gpu" in given:
+            name = GPUS.get("gpu", given["gpu"]).intra_link or None
+        if name is not None:
+            link = LINKS.get(arg, name)
+            out.append(
+                f"{link.name}: {link.bandwidth_gbs:g} GB/s per GPU each way, {link.latency_us:g} us per message step "
+                f"({link.source}; {link.notes})"
+            )
     return out
 
 

@@ -1,4 +1,4 @@
-"""The reference data: precisions, optimizers and GPUs (model presets: `envelope_xl.models`).
+"""The reference data: precisions, optimizers, GPUs and interconnects (model presets: `envelope_xl.models`).
 
 Loaded once from the TOML files in `envelope_xl/data/`, where every number carries its
 source. Lookups go through `Names`, so they are case-insensitive, accept aliases and
@@ -52,6 +52,7 @@ class Gpu:
     specs: dict[str, float]
     source: str
     notes: str
+    intra_link: str = ""  # name in links.toml; "" where the chip has no nodes of GPUs (TPUs)
 
     def spec(self, field_name: str, arg: str = "field") -> float:
         """One datasheet figure; an error names the chip when it has no such peak."""
@@ -80,6 +81,31 @@ class Gpu:
     def memory(self) -> float:
         """Memory capacity, bytes (decimal GB as printed)."""
         return self.specs["memory_gb"] * 1e9
+
+
+#: LINK_SPEC fields, in order, with their units.
+LINK_FIELDS = {"bandwidth_gbs": "GB/s", "latency_us": "us"}
+
+
+@dataclass(frozen=True)
+class Link:
+    """An interconnect: per-GPU, per-direction bandwidth and NCCL's per-step latency."""
+
+    name: str
+    bandwidth_gbs: float
+    latency_us: float
+    source: str
+    notes: str
+
+    @property
+    def bandwidth(self) -> float:
+        """Bytes/s one GPU sends (or receives) over the link."""
+        return self.bandwidth_gbs * 1e9
+
+    @property
+    def latency(self) -> float:
+        """Seconds per message step."""
+        return self.latency_us * 1e-6
 
 
 #: The data files ship inside the package (plain files: importlib.resources would add ~5 ms
@@ -113,13 +139,27 @@ def _optimizers() -> Names[Optimizer]:
 def _gpus() -> Names[Gpu]:
     raw = _load("gpus.toml")
     entries = {
-        n: Gpu(n, {f: float(e[f]) for f in GPU_FIELDS if f in e}, e["source"], e.get("notes", ""))
+        n: Gpu(n, {f: float(e[f]) for f in GPU_FIELDS if f in e}, e["source"], e.get("notes", ""),
+               e.get("intra_link", ""))
         for n, e in raw.items()
     }
     return Names("GPU", entries, _aliases(raw))
 
 
+def _links() -> Names[Link]:
+    raw = _load("links.toml")
+    entries = {
+        n: Link(n, float(e["bandwidth_gbs"]), float(e["latency_us"]), e["source"], e.get("notes", ""))
+        for n, e in raw.items()
+    }
+    return Names("link", entries, _aliases(raw))
+
+
 PRECISIONS = _precisions()
 OPTIMIZERS = _optimizers()
 GPUS = _gpus()
+LINKS = _links()
 GPU_FIELD_NAMES: Names[str] = Names("GPU field", {f: f for f in GPU_FIELDS}, {})
+LINK_FIELD_NAMES: Names[str] = Names("link field", {f: f for f in LINK_FIELDS}, {})
+#: Defaults for training on clusters, each derived from a published run (data/cluster.toml).
+CLUSTER = _load("cluster.toml")

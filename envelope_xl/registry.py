@@ -159,7 +159,7 @@ def register(
 
 _UNIT_DOCS = {
     "bytes": "unit of the result: B, KB, MB, GB, TB, PB (decimal) or KiB, MiB, GiB, TiB, PiB (binary)",
-    "time": "unit of the result: s, min, h or days",
+    "time": "unit of the result: ms, s, min, h or days",
 }
 
 

@@ -23,8 +23,9 @@ BYTE_UNITS: Names[float] = Names(
 #: Seconds per unit.
 TIME_UNITS: Names[float] = Names(
     "time unit",
-    {"s": 1.0, "min": 60.0, "h": 3600.0, "days": 86400.0},
+    {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "days": 86400.0},
     {
+        "ms": ["msec", "millisecond", "milliseconds"],
         "s": ["sec", "secs", "second", "seconds"],
         "min": ["mins", "minute", "minutes"],
         "h": ["hr", "hrs", "hour", "hours"],

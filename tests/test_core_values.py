@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from envelope_xl.catalog import CATALOG, call
+
+#: A two-layer model as a spreadsheet range of field/value rows.
+TINY = [["layers", 2], ["hidden", 8], ["heads", 2], ["vocab", 10], ["ffn_hidden", 32], ["gated_mlp", False],
+        ["tied_embeddings", True]]
 
 CASES = [
     # Precision and catalogs
@@ -18,6 +24,8 @@ CASES = [
     ("GPU_SPEC", ("A100-40GB", "bf16_tflops"), 312.0),  # dense; the datasheet's 624 is sparse
     ("GPU_SPEC", ("TPU-v5e", "memory_gb"), 17.18),  # 16 GiB in decimal GB
     ("GPU_SPEC", ("mi300x", "fp8_tflops"), 2614.9),
+    ("LINK_SPEC", ("nvlink4", "bandwidth_gbs"), 450.0),  # 900 GB/s both ways on the datasheet
+    ("LINK_SPEC", ("InfiniBand NDR", "latency_us"), 14.0),
     ("MODEL_CONFIG", ("llama-2-70b", "kv_heads"), 8.0),
     # GPT-2: 12 x (12h^2 + 13h) + V h + 1024 h + 2h with h = 768, V = 50257
     ("MODEL_PARAMS", ("gpt2",), 12 * (12 * 768**2 + 13 * 768) + 50257 * 768 + 1024 * 768 + 2 * 768),
@@ -95,6 +103,39 @@ CASES = [
     # 4.2e22 / (312e12 * 0.5 * 10 * 86400) = 311.6 -> 312 GPUs
     ("GPUS_FOR_DEADLINE", (7e9, 1e12, 10, "A100-80GB", "bf16", 0.5), 312),
     ("CHINCHILLA_TOKENS", (7e9,), 1.4e11),
+    # goodput 0.8: the same computing time over 0.8 of the wall clock
+    ("TRAIN_TIME", (7e9, 1e12, 1000, "A100-80GB", "bf16", 0.5, "s", 0.8), 4.2e22 / (1000 * 312e12 * 0.5) / 0.8),
+    ("GPU_HOURS", (7e9, 1e12, "A100-80GB", "bf16", 0.5, 0.8), 4.2e22 / (312e12 * 0.5) / 3600 / 0.8),
+    ("TRAIN_COST", (7e9, 1e12, 2.5, "A100-80GB", "bf16", 0.5, 0.8), 4.2e22 / (312e12 * 0.5) / 3600 / 0.8 * 2.5),
+    # 311.6 / 0.9 = 346.2 -> 347 GPUs
+    ("GPUS_FOR_DEADLINE", (7e9, 1e12, 10, "A100-80GB", "bf16", 0.5, 0.9), 347),
+    # Parallel training. NVLink 4: 450e9 B/s, 3.4 us per step; NDR: 50e9 B/s, 14 us.
+    ("ALLREDUCE_TIME", (1e9, 8), (2 * 7 / 8 * 1e9 / 450e9 + 14 * 3.4e-6) * 1e3),  # ms
+    ("ALLREDUCE_TIME", (1e9, 8, "nvlink4", None, None, "tree"), (2 * 1e9 / 450e9 + 2 * 3 * 3.4e-6) * 1e3),
+    ("ALLREDUCE_TIME", (1e9, 1), 0.0),  # one GPU: nothing to exchange
+    ("ALLREDUCE_TIME", (4e9, 64, "ib-ndr", 25, 0, "ring", "s"), 2 * 63 / 64 * 4e9 / 25e9),
+    ("ALLGATHER_TIME", (1e9, 8), (7 / 8 * 1e9 / 450e9 + 7 * 3.4e-6) * 1e3),
+    ("REDUCE_SCATTER_TIME", (1e9, 64, "ib-ndr"), (63 / 64 * 1e9 / 50e9 + 63 * 14e-6) * 1e3),
+    # A 2-layer model (h=8, 2 heads, V=10, plain MLP f=32, tied, no bias: 1,656 parameters) on one
+    # H100: 4 tokens x (6 x 1656 + 3 x 256 attention FLOPs + 256 recomputed) / (989.5e12 x 0.62).
+    # Attention forward per token at s=4: 4 x 2 layers x 8 wide x 4 tokens = 256 FLOPs.
+    ("TRAIN_STEP_TIME", (TINY, 4, 1, "H100-SXM", "bf16", 1, 1, 0, 4), 4 * (6 * 1656 + 4 * 256) / (989.5e12 * 0.62)),
+    # The same on 2 GPUs, tp 2: half the compute, plus 2 layers x 4 all-reduces of 4 x 8 x 2 bytes
+    # over 2 GPUs on NVLink 4: 2 x 1/2 x 64 / 450e9 s + 2 steps x 3.4 us each.
+    ("TRAIN_STEP_TIME", (TINY, 4, 2, "H100-SXM", "bf16", 2, 1, 0, 4),
+     4 * (6 * 1656 + 4 * 256) / (989.5e12 * 0.62) / 2 + 8 * (64 / 450e9 + 2 * 3.4e-6)),
+    ("PIPELINE_BUBBLE", (8, 32), 7 / 39),
+    ("PIPELINE_BUBBLE", (8, 32, 2), 7 / 71),
+    ("PIPELINE_BUBBLE", (1, 10), 0.0),
+    # Failures and checkpoints
+    ("EXPECTED_INTERRUPTIONS", (1000, 10, 10000), 24.0),  # 1000 GPUs x 240 h / 10,000 h
+    ("CHECKPOINT_WRITE_TIME", (1e12, 100), 10.0),
+    ("CHECKPOINT_WRITE_TIME", (1e12, 100, "min"), 10 / 60),
+    # M = 86,400 s (one GPU, 24 h), d = 300 s: sqrt(2dM) = 7,200 s; x = d / 2M
+    ("CHECKPOINT_INTERVAL", (300, 1, 24), 7200 * (1 + (300 / 172800) ** 0.5 / 3 + 300 / 172800 / 9) - 300),
+    ("CHECKPOINT_INTERVAL", (3e5, 1, 24), 86400.0),  # d >= 2M: Daly's interval is M
+    # Daly's complete model, tau = 7,200 s: tau / (M (e^((tau + d)/M) - 1) e^(R/M))
+    ("GOODPUT", (1, 300, 600, 24, 7200), 7200 / (86400 * math.expm1(7500 / 86400) * math.exp(600 / 86400))),
     # Throughput and serving
     ("DECODE_TPS", (7e9, "H100-SXM", "bf16", 1), 3.35e12 / 14e9),  # bandwidth-bound
     # batch 1000: compute-bound, 1000 / (2 * 7e9 * 1000 / 989.5e12) = 70,679
@@ -141,8 +182,10 @@ def test_breakdown_components_add_up_to_the_scalar(spec):
         "CHECKPOINT_SIZE": (7e9,),
         "STORAGE": (1e9, 1000, 3, 0.5),
         "EMBED_STORAGE": (1e9, 256, "fp32", 3, 0.3),
-        "TRAIN_TIME": (70e9, 2e12, 1024),
+        "TRAIN_TIME": (70e9, 2e12, 1024, "H100-SXM", "bf16", 0.4, "days", 0.9),
         "KV_CACHE_MODEL": ("gemma-2-9b", 8192, 4),  # both global and windowed layers
+        "ALLGATHER_TIME": (1e9, 64, "ib-ndr"),
+        "REDUCE_SCATTER_TIME": (1e9, 8, "pcie5"),
     }.get(base, spec.example)
     table = call(spec.name, *args)
     assert table[0][0] == "component"

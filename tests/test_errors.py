@@ -50,7 +50,7 @@ CASES = [
     (("MODEL_MEM", 7e9, "bf16", "gigabytes"), None),  # spelled out: accepted
     (
         ("TRAIN_TIME", 7e9, 1e12, 8, "H100-SXM", "bf16", 0.4, "weeks"),
-        "unit: got 'weeks'; expected a known time unit: s, min, h, days",
+        "unit: got 'weeks'; expected a known time unit: ms, s, min, h, days",
     ),
     (
         ("TRAIN_TIME", 7e9, 1e12, 8, "H100 SMX"),

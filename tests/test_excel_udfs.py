@@ -67,6 +67,10 @@ SAMPLES: dict[str, Any] = {
     "with_optimizer": False, "binary": True, "gated_mlp": True, "tied_embeddings": False, "bias": False,
     "active": True,
     "precision": "fp16", "optimizer": "adamw", "gpu": "A100-80GB", "model": "llama-2-7b", "recompute": "selective",
+    "goodput": 0.9, "bandwidth_gbs": 100.0, "latency_us": 5.0, "gpu_mtbf_hours": 40000.0, "checkpoint_write_s": 30.0,
+    "restart_s": 600.0, "interval_s": 3600.0, "write_gbs": 200.0, "pp": 2, "micro_batches": 16, "virtual_stages": 2,
+    "link": "ib-ndr", "algorithm": "tree", "global_batch_tokens": 4194304.0, "compute_efficiency": 0.5, "overlap": 0.5,
+    "gpus_per_node": 8, "intra_link": "nvlink3", "inter_link": "ib-hdr",
 }
 
 

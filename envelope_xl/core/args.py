@@ -1,8 +1,9 @@
 """What each argument name means, across the whole catalog (with its unit)."""
 
+from envelope_xl.core.algorithms import ALGORITHMS
 from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.models import PRESETS
-from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, OPTIMIZERS, PRECISIONS
+from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, LINKS, OPTIMIZERS, PRECISIONS
 from envelope_xl.registry import FLAG, MODEL, NUMBER, TEXT, WHOLE, describe_args
 from envelope_xl.units import BYTE_UNITS
 
@@ -26,6 +27,18 @@ describe_args(NUMBER, {
     "value": "size to convert (>= 0)",
     "bytes": "size in bytes",
     "n": "count to format, e.g. 7e9",
+    "goodput": "share of wall time spent training (GOODPUT; 1 = no failures or checkpoints)",
+    "bandwidth_gbs": "per-GPU, per-direction bandwidth in GB/s, instead of the link's (empty: the link's)",
+    "latency_us": "latency of one message step in microseconds, instead of the link's (empty: the link's)",
+    "global_batch_tokens": "tokens per optimizer step over the whole cluster, e.g. 4194304 (1,024 x 4,096)",
+    "compute_efficiency": "fraction of dense peak the GPUs sustain while computing, before communication and "
+    "pipeline idle time",
+    "overlap": "share of the data-parallel communication hidden behind compute (0 = none, 1 = all it can)",
+    "gpu_mtbf_hours": "mean hours between job interruptions per GPU (all causes)",
+    "checkpoint_write_s": "seconds to write one checkpoint (CHECKPOINT_WRITE_TIME)",
+    "restart_s": "seconds from an interruption to training again: detect, reschedule, reload the checkpoint",
+    "interval_s": "compute seconds between checkpoints (empty: the optimum, CHECKPOINT_INTERVAL)",
+    "write_gbs": "aggregate write throughput of the checkpoint storage, GB/s",
 })
 describe_args(WHOLE, {
     "gpus": "number of GPUs (whole number)",
@@ -44,6 +57,10 @@ describe_args(WHOLE, {
     "ffn_hidden": "MLP inner width (default 4 x hidden)",
     "experts": "MLP experts per layer (1 = dense)",
     "max_positions": "learned position embeddings (0 for rotary)",
+    "pp": "pipeline-parallel degree (stages)",
+    "micro_batches": "micro-batches per step",
+    "virtual_stages": "model chunks per GPU (interleaved pipeline schedule; 1 = plain 1F1B)",
+    "gpus_per_node": "GPUs per node sharing the intra-node link (8 for DGX/HGX)",
 })
 describe_args(FLAG, {
     "with_optimizer": "TRUE to include fp32 master weights and optimizer states",
@@ -58,6 +75,10 @@ describe_args(TEXT, {"precision": "numeric format: fp32, tf32, bf16, fp16, fp8, 
 describe_args(TEXT, {"optimizer": "optimizer: adam, adamw, momentum, sgd, adam8bit, lion, adagrad, rmsprop"},
               OPTIMIZERS)
 describe_args(TEXT, {"gpu": "GPU type, e.g. H100-SXM, A100-80GB, L4, MI300X, TPU-v5e"}, GPUS)
+describe_args(TEXT, {"link": "interconnect, e.g. nvlink4, pcie5, ib-ndr, roce-400g, ethernet-100g",
+                     "intra_link": "link between GPUs of a node (empty: the GPU's own, e.g. nvlink4 for H100-SXM)",
+                     "inter_link": "link between nodes, per GPU, e.g. ib-ndr, roce-400g, efa-p5"}, LINKS)
+describe_args(TEXT, {"algorithm": "collective algorithm: ring or tree (NCCL's double binary tree)"}, ALGORITHMS)
 describe_args(MODEL, {"model": "model: a preset (llama-3-8b, qwen2.5-7b, deepseek-v3...), the path of a Hugging Face "
               "config.json, or a two-column range of field names and values"}, PRESETS)
 describe_args(TEXT, {"recompute": "activation recomputation: none, selective or full"}, RECOMPUTE)

@@ -22,7 +22,14 @@ _TIME_ASSUMPTIONS = (
     "training compute is 6 x params x tokens (forward 2, backward 4 FLOPs per parameter per token); "
     "attention FLOPs and recomputation are not counted",
     "the GPUs sustain `mfu` of their dense peak in `precision` for the whole run",
+    "wall time is computing time / goodput: the share left after checkpoint writes, work lost to failures "
+    "and restarts (GOODPUT; 1 = none)",
 )
+
+
+def _goodput(goodput: object) -> float:
+    """Share of wall time spent training: time and GPU-hours are the computing time over it."""
+    return fraction("goodput", goodput)
 
 
 def _achieved_flops(gpu: str, precision: str, mfu: float) -> float:
@@ -60,34 +67,36 @@ def train_flops(params: float, tokens: float) -> float:
 
 
 def _train_time_steps(
-    params: float, tokens: float, gpus: int, gpu: str = "H100-SXM", precision: str = "bf16", mfu: float = 0.4
+    params: float,
+    tokens: float,
+    gpus: int,
+    gpu: str = "H100-SXM",
+    precision: str = "bf16",
+    mfu: float = 0.4,
+    goodput: float = 1.0,
 ) -> tuple[float, float, float, float]:
-    P = positive("params", params)
-    D = positive("tokens", tokens)
+    flops = train_flops(params, tokens)
     cluster = whole("gpus", gpus) * _achieved_flops(gpu, precision, mfu)
-    return (
-        6.0 * P * D,
-        cluster,
-        FORWARD_FLOPS_PER_PARAM_TOKEN * P * D / cluster,
-        BACKWARD_FLOPS_PER_PARAM_TOKEN * P * D / cluster,
-    )
+    computing = flops / cluster
+    return flops, cluster, computing, computing * (1 / _goodput(goodput) - 1)
 
 
 @register(
     "TRAIN_TIME",
     example=(70e9, 2e12, 1024, "H100-SXM", "bf16", 0.4),
     pillar="Compute and time",
-    summary="Wall-clock training time: 6 x params x tokens FLOPs over gpus x dense peak x MFU.",
+    summary="Wall-clock training time: 6 x params x tokens FLOPs over gpus x dense peak x MFU, divided by "
+    "goodput.",
     returns="time, in `unit` (default days)",
     unit_kind="time",
-    formula="6 x params x tokens / (gpus x peak(gpu, precision) x mfu)",
+    formula="6 x params x tokens / (gpus x peak(gpu, precision) x mfu) / goodput",
     source=_TIME_SOURCE,
     assumptions=_TIME_ASSUMPTIONS,
     steps=(
         Step("training compute", "6 x params x tokens", part=False, unit="FLOP"),
-        Step("cluster throughput", "gpus x dense peak x mfu", part=False, unit="FLOP/s"),
-        Step("forward passes", "2 x params x tokens / cluster throughput"),
-        Step("backward passes", "4 x params x tokens / cluster throughput"),
+        Step("cluster's achieved FLOP/s", "gpus x dense peak x mfu", part=False, unit="FLOP/s"),
+        Step("computing", "training compute / cluster's achieved FLOP/s"),
+        Step("lost to failures and checkpoints", "computing x (1 / goodput - 1)"),
     ),
     steps_fn=_train_time_steps,
 )
@@ -99,12 +108,14 @@ def train_time(
     precision: str = "bf16",
     mfu: float = 0.4,
     unit: str = "days",
+    goodput: float = 1.0,
 ) -> float:
     """Training wall-clock time in `unit`.
 
-    Formula: 6 * P * D / (gpus * peak * mfu), peak = the GPU's dense peak in `precision`.
+    Formula: 6 * P * D / (gpus * peak * mfu) / goodput, peak = the GPU's dense peak in `precision`.
 
-    Assumptions: the 6PD compute model; a constant MFU over the run; no restarts.
+    Assumptions: the 6PD compute model; a constant MFU over the run; failures, restarts and
+    checkpoint writes through `goodput` (GOODPUT), 1 by default.
 
     Source: Kaplan et al. 2020 section 2.1; Narayanan et al. 2021 section 5.1.
 
@@ -114,8 +125,8 @@ def train_time(
         >>> round(train_time(7e9, 1e12, 1024, "H100-SXM", "bf16", 0.4), 3)
         1.199
     """
-    _, _, fwd, bwd = _train_time_steps(params, tokens, gpus, gpu, precision, mfu)
-    return (fwd + bwd) / TIME_UNITS.get("unit", unit)
+    _, _, computing, lost = _train_time_steps(params, tokens, gpus, gpu, precision, mfu, goodput)
+    return (computing + lost) / TIME_UNITS.get("unit", unit)
 
 
 @register(
@@ -125,16 +136,21 @@ def train_time(
     summary="GPU-hours to train: 6 x params x tokens FLOPs over one GPU's dense peak x MFU, in hours.",
     returns="GPU-hours",
     result_unit="GPU-hours",
-    formula="6 x params x tokens / (peak(gpu, precision) x mfu) / 3600",
+    formula="6 x params x tokens / (peak(gpu, precision) x mfu) / 3600 / goodput",
     source=_TIME_SOURCE,
     assumptions=_TIME_ASSUMPTIONS,
 )
 def gpu_hours(
-    params: float, tokens: float, gpu: str = "H100-SXM", precision: str = "bf16", mfu: float = 0.4
+    params: float,
+    tokens: float,
+    gpu: str = "H100-SXM",
+    precision: str = "bf16",
+    mfu: float = 0.4,
+    goodput: float = 1.0,
 ) -> float:
-    """GPU-hours of training.
+    """GPU-hours of training, the GPUs held through failures and checkpoints included.
 
-    Formula: 6 * P * D / (peak * mfu) / 3600.
+    Formula: 6 * P * D / (peak * mfu) / 3600 / goodput.
 
     Source: as TRAIN_TIME. Llama 2 7B (6.74e9 parameters, 2e12 tokens) reported
     184,320 A100-80GB hours (Touvron et al. 2023, Table 2): an implied MFU of 0.39.
@@ -143,7 +159,8 @@ def gpu_hours(
         >>> gpu_hours(7e9, 1e12, "H100-SXM", "bf16", 0.5) == 6 * 7e9 * 1e12 / (989.5e12 * 0.5) / 3600
         True
     """
-    return train_flops(params, tokens) / _achieved_flops(gpu, precision, mfu) / SECONDS_PER_HOUR
+    hours = train_flops(params, tokens) / _achieved_flops(gpu, precision, mfu) / SECONDS_PER_HOUR
+    return hours / _goodput(goodput)
 
 
 @register(
@@ -153,7 +170,7 @@ def gpu_hours(
     summary="Training cost in USD: GPU-hours x price per GPU-hour.",
     returns="USD",
     result_unit="USD",
-    formula="6 x params x tokens / (peak x mfu) / 3600 x usd_per_gpu_hour",
+    formula="6 x params x tokens / (peak x mfu) / 3600 / goodput x usd_per_gpu_hour",
     source=_TIME_SOURCE,
     assumptions=(*_TIME_ASSUMPTIONS, "every GPU-hour is billed; no idle, storage or network charges"),
 )
@@ -164,6 +181,7 @@ def train_cost(
     gpu: str = "H100-SXM",
     precision: str = "bf16",
     mfu: float = 0.4,
+    goodput: float = 1.0,
 ) -> float:
     """Training cost in USD: GPU_HOURS * usd_per_gpu_hour.
 
@@ -171,7 +189,8 @@ def train_cost(
         >>> round(train_cost(7e9, 1e12, 2.0, "H100-SXM", "bf16", 0.4))
         58952
     """
-    return gpu_hours(params, tokens, gpu, precision, mfu) * positive("usd_per_gpu_hour", usd_per_gpu_hour)
+    hours = gpu_hours(params, tokens, gpu, precision, mfu, goodput)
+    return hours * positive("usd_per_gpu_hour", usd_per_gpu_hour)
 
 
 @register(
@@ -181,7 +200,7 @@ def train_cost(
     summary="Whole GPUs needed to finish training within `days`, rounded up.",
     returns="GPUs (whole number)",
     result_unit="GPUs",
-    formula="ceiling(6 x params x tokens / (peak x mfu x days x 86400))",
+    formula="ceiling(6 x params x tokens / (peak x mfu x days x 86400) / goodput)",
     source=_TIME_SOURCE,
     assumptions=(*_TIME_ASSUMPTIONS, "throughput scales linearly with the GPU count"),
 )
@@ -192,17 +211,18 @@ def gpus_for_deadline(
     gpu: str = "H100-SXM",
     precision: str = "bf16",
     mfu: float = 0.4,
+    goodput: float = 1.0,
 ) -> int:
     """GPUs needed to train within `days`, rounded up to a whole GPU.
 
-    Formula: ceil(6 * P * D / (peak * mfu * days * 86400)).
+    Formula: ceil(6 * P * D / (peak * mfu * days * 86400) / goodput).
 
     Examples:
         >>> gpus_for_deadline(7e9, 1e12, 1.2)
         1024
     """
     seconds = positive("days", days) * SECONDS_PER_DAY
-    exact = train_flops(params, tokens) / (_achieved_flops(gpu, precision, mfu) * seconds)
+    exact = train_flops(params, tokens) / (_achieved_flops(gpu, precision, mfu) * seconds) / _goodput(goodput)
     # Forgive float noise at exact integers (1024.0000000001 GPUs is 1024).
     return math.ceil(exact * (1 - 1e-12))
 
