@@ -22,8 +22,11 @@ SERVING_DECODE = ("llama-3-8b", "H100-SXM", "bf16", 64, 2048)
 SERVING_PLAN = ("llama-3-8b", 100, 1500, 300, "H100-SXM", "bf16", 1, 0.04, 0.45, 2.5)
 
 
-def run(echo: Callable[[str], object]) -> None:
-    """Print each question with its reasoning chain, then a serving plan that says what limits it."""
+def run(echo: Callable[[str], object], require_recalc: Callable[[], object] = lambda: None) -> None:
+    """Print each question with its reasoning chain, a serving plan that says what limits it, a classic
+    fleet question,
+    then the example workbook recalculated; `require_recalc` stops before that last part
+    when the `recalc` extra is missing."""
     rule = "=" * 78
     for question, function, args in QUESTIONS:
         echo(f"{rule}\nQ: {question}\n{rule}")
@@ -46,6 +49,7 @@ def run(echo: Callable[[str], object]) -> None:
     echo(explain("PEAK_QPS", 100e6, 20).text() + "\n")
     echo(explain("SERVERS_FOR_QPS", peak, call("REQUEST_CORE_SECONDS", 1e9)).text() + "\n")
 
+    require_recalc()
     echo(f"{rule}\nThe same functions in a workbook, recalculated without Excel\n{rule}")
     from envelope_xl.recalc.example import run_example  # openpyxl and formulas: only here
 
