@@ -33,7 +33,7 @@ class Line:
 
     label: str
     formula: str
-    value: float
+    value: Any  # a number, or words for a step such as which bound applies
     unit: str
 
 
@@ -65,7 +65,8 @@ class Explanation:
 
     def answer_text(self) -> str:
         if self.function.table:
-            return "; ".join(f"{row[0]} {_number(row[1])}" for row in self.answer[1:]) + f" ({self.unit})"
+            rows = "; ".join(f"{row[0]} {_number(row[1])}" for row in self.answer[1:])
+            return f"{rows} ({self.unit})" if self.unit else rows
         shown = f"{_show(self.answer)} {self.unit}".rstrip()
         if self.function.unit_kind == "bytes":
             human = human_bytes(self.answer * BYTE_UNITS.get("unit", self.unit))

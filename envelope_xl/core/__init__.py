@@ -35,7 +35,8 @@ from envelope_xl.core.reliability import (
     goodput,
 )
 from envelope_xl.core.recsys import embedding_shards, embedding_table_mem, retraining_cost, train_time_examples
-from envelope_xl.core.serving import concurrency, decode_tps, prefill_time, serving_gpus
+from envelope_xl.core.serving import concurrency, decode_tps, max_batch, prefill_time, serving_gpus, tpot
+from envelope_xl.core.serving_plan import serving_plan
 from envelope_xl.core.fleet import bandwidth, peak_qps, request_core_seconds, servers_for_qps, shards
 from envelope_xl.core.formatting import convert_bytes, human_bytes, human_count
 
@@ -67,6 +68,7 @@ __all__ = [
     "kv_cache",
     "kv_cache_model",
     "link_spec",
+    "max_batch",
     "max_micro_batch",
     "model_config",
     "model_mem",
@@ -81,8 +83,10 @@ __all__ = [
     "row_bytes",
     "servers_for_qps",
     "serving_gpus",
+    "serving_plan",
     "shards",
     "storage",
+    "tpot",
     "train_cost",
     "train_flops",
     "train_mem",
