@@ -33,7 +33,7 @@ class Line:
 
     label: str
     formula: str
-    value: float
+    value: Any  # a number, or words for a step such as which bound applies
     unit: str
 
 
@@ -65,7 +65,8 @@ class Explanation:
 
     def answer_text(self) -> str:
         if self.function.table:
-            return "; ".join(f"{row[0]} {_number(row[1])}" for row in self.answer[1:]) + f" ({self.unit})"
+            rows = "; ".join(f"{row[0]} {_number(row[1])}" for row in self.answer[1:])
+            return f"{rows} ({self.unit})" if self.unit else rows
         shown = f"{_show(self.answer)} {self.unit}".rstrip()
         if self.function.unit_kind == "bytes":
             human = human_bytes(self.answer * BYTE_UNITS.get("unit", self.unit))
@@ -104,14 +105,16 @@ def _steps(spec: Function, given: dict[str, Any], answer: Any, unit: str) -> tup
     if spec.unit_kind:
         factor = UNIT_TABLES[spec.unit_kind].get("unit", given["unit"])
     lines = [
-        Line(s.label, s.formula, v / factor, unit) if s.part or s.in_result_unit
+        Line(s.label, s.formula, v / factor, unit) if s.part or s.in_result_unit or s.aside
         else Line(s.label, s.formula, v, s.unit)
-        for s, v in zip(spec.steps, values, strict=True)
+        for s, v in zip(spec.steps, values, strict=True) if not s.aside
     ]
     parts = [(s, v) for s, v in zip(spec.steps, values, strict=True) if s.part]
     if parts:  # a chain of intermediate quantities has no total: its answer is the last line
         total = sum(v for _, v in parts) / factor
         lines.append(Line("total", " + ".join(s.label for s, _ in parts), total, unit))
+    # Asides (host memory beside GPU memory) come after the total they are not part of.
+    lines += [Line(s.label, s.formula, v / factor, unit) for s, v in zip(spec.steps, values, strict=True) if s.aside]
     return tuple(lines)
 
 
@@ -125,7 +128,7 @@ def _data_assumptions(spec: Function, given: dict[str, Any]) -> list[str]:
     if "optimizer" in given and next(a for a in spec.args if a.name == "optimizer").choices is OPTIMIZERS:
         o = OPTIMIZERS.get("optimizer", given["optimizer"])
         out.append(f"{o.name} keeps {o.state_bytes:g} bytes of state per parameter ({o.source})")
-    if "gpu" in given:
+    if "gpu" in given and given["gpu"] in GPUS:  # TRAIN_PEAK_MEM's gpu may be "none"
         g = GPUS.get("gpu", given["gpu"])
         if "field" in given:
             field = GPU_FIELD_NAMES.get("field", given["field"])

@@ -1,4 +1,5 @@
-"""The reference data: precisions, optimizers, GPUs and interconnects (model presets: `envelope_xl.models`).
+"""The reference data: precisions, optimizers, GPUs, interconnects and training defaults (model
+presets: `envelope_xl.models`).
 
 Loaded once from the TOML files in `envelope_xl/data/`, where every number carries its
 source. Lookups go through `Names`, so they are case-insensitive, accept aliases and
@@ -146,6 +147,62 @@ def _gpus() -> Names[Gpu]:
     return Names("GPU", entries, _aliases(raw))
 
 
+@dataclass(frozen=True)
+class TrainingDefaults:
+    """What a training step holds besides model states and layer activations (data/training.toml)."""
+
+    cuda_context: float  # bytes
+    cuda_context_source: str
+    allocator_fraction: float
+    allocator_source: str
+    logit_bytes: float
+    loss_source: str
+    ddp_bucket: float  # bytes
+    ddp_source: str
+    zero_bucket_elements: float
+    zero_source: str
+    zero3_blocks_gathered: int
+    zero3_blocks_reduced: int
+    zero3_source: str
+    cpu_buffer_factor: float
+    offload_source: str
+    lora_rank: int
+    lora_source: str
+    adapters_source: str
+    quant_constant_bits: dict[str, float]
+    quant_sources: dict[str, str]
+    quant_skip_source: str
+
+
+def _training() -> TrainingDefaults:
+    raw = _load("training.toml")
+    fw, loss, comm, off, lora = raw["framework"], raw["loss"], raw["communication"], raw["offload"], raw["lora"]
+    quant = {k: v for k, v in raw["quantized_base"].items() if isinstance(v, dict)}
+    return TrainingDefaults(
+        cuda_context=fw["cuda_context_gb"] * 1e9,
+        cuda_context_source=fw["cuda_context_source"],
+        allocator_fraction=fw["allocator_fraction"],
+        allocator_source=fw["allocator_source"],
+        logit_bytes=float(loss["logit_bytes"]),
+        loss_source=loss["source"],
+        ddp_bucket=comm["ddp_bucket_mib"] * 2.0**20,
+        ddp_source=comm["ddp_source"],
+        zero_bucket_elements=float(comm["zero_bucket_elements"]),
+        zero_source=comm["zero_source"],
+        zero3_blocks_gathered=comm["zero3_blocks_gathered"],
+        zero3_blocks_reduced=comm["zero3_blocks_reduced"],
+        zero3_source=comm["zero3_source"],
+        cpu_buffer_factor=off["cpu_buffer_factor"],
+        offload_source=off["source"],
+        lora_rank=lora["rank"],
+        lora_source=lora["source"],
+        adapters_source=lora["adapters_source"],
+        quant_constant_bits={k: float(v["constant_bits"]) for k, v in quant.items()},
+        quant_sources={k: v["source"] for k, v in quant.items()},
+        quant_skip_source=raw["quantized_base"]["skip_source"],
+    )
+
+
 def _links() -> Names[Link]:
     raw = _load("links.toml")
     entries = {
@@ -159,6 +216,7 @@ PRECISIONS = _precisions()
 OPTIMIZERS = _optimizers()
 GPUS = _gpus()
 LINKS = _links()
+TRAINING = _training()
 GPU_FIELD_NAMES: Names[str] = Names("GPU field", {f: f for f in GPU_FIELDS}, {})
 LINK_FIELD_NAMES: Names[str] = Names("link field", {f: f for f in LINK_FIELDS}, {})
 #: Defaults for training on clusters, each derived from a published run (data/cluster.toml).

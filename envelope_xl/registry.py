@@ -7,9 +7,11 @@ spreadsheet adapters, the templates and the recalculation engines all read this 
 description, so a formula exists in exactly one place.
 
 A function registered with `steps` that add up to its result also gets a `..._BREAKDOWN`
-twin: the same arguments, returning a table of its components and their total. A
-`decision` turns the arguments and the result into the sentence the number supports
-("needs 3 shards of 2 replicas"), which ends the function's reasoning chain.
+twin: the same arguments, returning a table of its components and their total; when its
+steps are not parts of a sum (a roofline takes the larger of two times), the twin lists
+every step with its value and unit. A `decision` turns the arguments and the result into
+the sentence the number supports ("needs 3 shards of 2 replicas"), which ends the
+function's reasoning chain.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Step:
     part: bool = True
     unit: str = ""  # for steps that are not parts (e.g. "FLOP"); parts take the result's unit
     in_result_unit: bool = False  # a step that is not a part but is shown in the result's unit (bytes, time)
+    aside: bool = False  # not a part, in the result's unit, listed after the total (e.g. host memory)
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class Function:
     unit_kind: str = ""  # "bytes" or "time" when the function takes a `unit` argument
     result_unit: str = ""  # fixed unit of the result when there is no `unit` argument
     steps: tuple[Step, ...] = ()
-    steps_fn: Callable[..., tuple[float, ...]] | None = None
+    steps_fn: Callable[..., tuple[Any, ...]] | None = None
     table: bool = False  # returns a 2-D table (spills in Excel)
     pillar: str = ""
     example: tuple[Any, ...] = ()  # arguments of a typical call, for docs, tests and benchmarks
@@ -141,7 +144,7 @@ def register(
     unit_kind: str = "",
     result_unit: str = "",
     steps: Sequence[Step] = (),
-    steps_fn: Callable[..., tuple[float, ...]] | None = None,
+    steps_fn: Callable[..., tuple[Any, ...]] | None = None,
     arg_docs: dict[str, str] | None = None,
     arg_choices: dict[str, Names] | None = None,
     example: Sequence[Any] = (),
@@ -153,8 +156,10 @@ def register(
     """Add the decorated function to the catalog under its Excel `name`.
 
     `decision(args, result)` gets the call's arguments by name and its result, and returns
-    the sentence the number supports (or "" when there is none). `table` marks a function
-    that returns a table (header row, component rows, total) itself.
+    the sentence the number supports (or "" when there is none). `steps_fn` takes the
+    function's arguments (without `unit`) and returns one value per step;
+    `assumptions_fn(args)` returns the assumptions that depend on the arguments (defaults
+    used, with their sources). `table` marks a function that returns a table itself.
     """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -173,8 +178,11 @@ def register(
             decision=decision, unit_from=unit_from, assumptions_fn=assumptions_fn,
         )
         _add(spec)
-        if steps_fn is not None and unit_kind and not table and any(s.part for s in steps):
-            _add(_breakdown_of(spec))
+        if steps_fn is not None and not table:
+            if not any(s.part for s in steps):
+                _add(_steps_table_of(spec))
+            elif unit_kind:
+                _add(_breakdown_of(spec))
         return fn
 
     return decorate
@@ -200,6 +208,7 @@ def _breakdown_of(spec: Function) -> Function:
     sig = inspect.signature(spec.fn)
     parts = [i for i, s in enumerate(spec.steps) if s.part]
     labels = [spec.steps[i].label for i in parts]
+    asides = [i for i, s in enumerate(spec.steps) if s.aside]
     table_of = UNIT_TABLES[spec.unit_kind]
 
     def breakdown(*args: Any, **kwargs: Any) -> list[list[Any]]:
@@ -215,6 +224,7 @@ def _breakdown_of(spec: Function) -> Function:
             rows.append([label, steps[i] / factor])
             total += steps[i]
         rows.append(["total", total / factor])
+        rows += [[spec.steps[i].label, steps[i] / factor] for i in asides]
         return rows
 
     breakdown.__name__ = spec.fn.__name__ + "_breakdown"
@@ -230,7 +240,8 @@ def _breakdown_of(spec: Function) -> Function:
         fn=breakdown,
         args=spec.args,
         summary=f"Components of {spec.name} as a table (header, one row per component, total); spills in Excel.",
-        returns=f"table: component | value in `unit` ({', '.join(labels)}, total)",
+        returns=f"table: component | value in `unit` ({', '.join(labels)}, total"
+        + "".join(f"; then {spec.steps[i].label}, not in the total" for i in asides) + ")",
         formula=spec.formula,
         source=spec.source,
         assumptions=spec.assumptions,
@@ -240,4 +251,53 @@ def _breakdown_of(spec: Function) -> Function:
         table=True,
         pillar=spec.pillar,
         example=spec.example,
+        assumptions_fn=spec.assumptions_fn,
+    )
+
+
+def _steps_table_of(spec: Function) -> Function:
+    """The `..._BREAKDOWN` twin of a function whose steps do not add up: every step as a
+    row of label, value and unit (the same steps `explain` shows)."""
+    assert spec.steps_fn is not None
+    steps_fn = spec.steps_fn
+    sig = inspect.signature(spec.fn)
+
+    def breakdown(*args: Any, **kwargs: Any) -> list[list[Any]]:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        unit = values.pop("unit", None)
+        factor = UNIT_TABLES[spec.unit_kind].get("unit", unit) if spec.unit_kind else 1.0
+        rows: list[list[Any]] = [["step", "value", "unit"]]
+        for step, value in zip(spec.steps, steps_fn(**values), strict=True):
+            in_result = step.part or step.in_result_unit
+            rows.append([step.label, value / factor if in_result else value,
+                         spec.unit_of(unit) if in_result else step.unit])
+        return rows
+
+    breakdown.__name__ = spec.fn.__name__ + "_breakdown"
+    breakdown.__qualname__ = breakdown.__name__
+    breakdown.__module__ = spec.fn.__module__
+    breakdown.__signature__ = sig.replace(return_annotation=list)  # type: ignore[attr-defined]
+    breakdown.__doc__ = (
+        f"Table of the steps of {spec.name}: a header row, then one row per step (label, value, unit).\n\n"
+        f"Takes the same arguments as `{spec.fn.__name__}`."
+    )
+    return Function(
+        name=spec.name + "_BREAKDOWN",
+        fn=breakdown,
+        args=spec.args,
+        summary=f"The steps of {spec.name} as a table (header, then step | value | unit); spills in Excel.",
+        returns="table: step | value | unit (" + ", ".join(s.label for s in spec.steps) + ")",
+        formula=spec.formula,
+        source=spec.source,
+        assumptions=spec.assumptions,
+        unit_kind=spec.unit_kind,
+        result_unit=spec.result_unit,
+        steps=spec.steps,
+        steps_fn=spec.steps_fn,
+        table=True,
+        pillar=spec.pillar,
+        example=spec.example,
+        assumptions_fn=spec.assumptions_fn,
     )

@@ -12,6 +12,12 @@ from envelope_xl.catalog import CATALOG, call
 TINY = [["layers", 2], ["hidden", 8], ["heads", 2], ["vocab", 10], ["ffn_hidden", 32], ["gated_mlp", False],
         ["tied_embeddings", True]]
 
+#: h = 1024, gated f = 4096, 2 layers, 8 heads, V = 1000 (tests/test_training_memory.py).
+TRAINING_TINY = {
+    "model_type": "llama", "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 2,
+    "num_attention_heads": 8, "num_key_value_heads": 8, "vocab_size": 1000, "tie_word_embeddings": False,
+}
+
 CASES = [
     # Precision and catalogs
     ("BYTES_PER_PARAM", ("fp64",), 8.0),
@@ -83,6 +89,17 @@ CASES = [
     # tp=2: 100*1000*(10 + 12 + 5*10*100/2000) = 2.45e6
     ("ACTIVATION_MEM", (1, 1000, 10, 100, 1, "none", 2, "B"), 2.45e6),
     ("ACTIVATION_MEM", (1, 1000, 10, 100, 1, "full", 2, "B"), 2e5),
+    # tp=2 with sequence parallelism: every term over 2, 3.9e6 / 2
+    ("ACTIVATION_MEM", (1, 1000, 10, 100, 1, "none", 2, "B", True), 1.95e6),
+    # FlashAttention: the 5as^2b score terms give way to a 4-byte log-sum-exp per head: 100*(34*1000 + 4*10)
+    ("ACTIVATION_MEM", (1, 1000, 10, 100, 1, "none", 1, "B", False, "flash"), 100 * (34 * 1000 + 40)),
+    # A model with h=1024, gated f=4096, 2 layers, 8 heads, V=1000 (tests/test_training_memory.py): 35,607,552
+    # parameters x 16 bytes + 2 layers x 1024 tokens x 49,184 bytes of activations + 1024 x (1000 x 10 + 4 x 1024)
+    # of logits = 684,883,968 bytes, x 1.05 allocator slack + 1.408e9 CUDA context
+    ("TRAIN_PEAK_MEM", (TRAINING_TINY, 1024, 1, "bf16", "adam", 1, 0, "none", 1, 1, "B"),
+     (35_607_552 * 16 + 2 * 1024 * 49_184 + 1024 * (1000 * 10 + 4 * 1024)) * 1.05 + 1.408e9),
+    # The same on an L4 (24 GB): 1.05 x (569,720,832 + b x 115,163,136) + 1.408e9 <= 24e9 up to b = 181
+    ("MAX_MICRO_BATCH", (TRAINING_TINY, 1024, "L4"), 181),
     ("KV_CACHE", (32, 8, 128, 8192), 2 * 32 * 8 * 128 * 8192 * 2 / 1e9),
     ("KV_CACHE", (32, 32, 128, 4096, 1, "bf16", "GiB"), 2.0),
     ("KV_CACHE", (80, 8, 128, 1000, 4, "fp8", "MB"), 2 * 80 * 8 * 128 * 1000 * 4 / 1e6),
@@ -96,6 +113,14 @@ CASES = [
     ("EMBED_STORAGE", (1e6, 768, "fp16", 2, 0.25, "MB"), 1e6 * 768 * 2 * 2 * 1.25 / 1e6),
     # Compute and time
     ("TRAIN_FLOPS", (7e9, 1e12), 4.2e22),
+    # Mixtral 8x7B runs 12,879,925,248 parameters per token (MODEL_PARAMS active, above)
+    ("TRAIN_FLOPS", ("mixtral-8x7b", 1e12), 6 * 12_879_925_248 * 1e12),
+    # The small model at 1024 tokens: attention forward 2 x 8 heads x (128 + 128) x 2 layers x (1024 + 1)/2
+    # attended tokens on average (causal), x 3 for the backward; full recomputation adds the forward of all
+    # but the embedding and head (2 x (35,607,552 - 2,048,000)) and the attention forward once more
+    ("TRAIN_FLOPS", (TRAINING_TINY, 1e9, 1024), 6 * 35_607_552 * 1e9 + 3 * 2 * 8 * 256 * 2 * 1025 / 2 * 1e9),
+    ("TRAIN_FLOPS", (TRAINING_TINY, 1e9, 1024, "full"),
+     6 * 35_607_552 * 1e9 + 4 * 2 * 8 * 256 * 2 * 1025 / 2 * 1e9 + 2 * (35_607_552 - 2_048_000) * 1e9),
     ("TRAIN_TIME", (7e9, 1e12, 1000, "A100-80GB", "bf16", 0.5, "s"), 4.2e22 / (1000 * 312e12 * 0.5)),
     ("TRAIN_TIME", (7e9, 1e12, 1000, "A100-80GB", "bf16", 0.5, "h"), 4.2e22 / (1000 * 312e12 * 0.5) / 3600),
     ("GPU_HOURS", (7e9, 1e12, "A100-80GB", "bf16", 0.5), 4.2e22 / (312e12 * 0.5) / 3600),
@@ -136,11 +161,21 @@ CASES = [
     ("CHECKPOINT_INTERVAL", (3e5, 1, 24), 86400.0),  # d >= 2M: Daly's interval is M
     # Daly's complete model, tau = 7,200 s: tau / (M (e^((tau + d)/M) - 1) e^(R/M))
     ("GOODPUT", (1, 300, 600, 24, 7200), 7200 / (86400 * math.expm1(7500 / 86400) * math.exp(600 / 86400))),
-    # Throughput and serving
-    ("DECODE_TPS", (7e9, "H100-SXM", "bf16", 1), 3.35e12 / 14e9),  # bandwidth-bound
-    # batch 1000: compute-bound, 1000 / (2 * 7e9 * 1000 / 989.5e12) = 70,679
-    ("DECODE_TPS", (7e9, "H100-SXM", "bf16", 1000), 989.5e12 / (2 * 7e9)),
+    # Throughput and serving (more in test_serving.py)
+    # A bare count, one sequence, empty cache: 14e9 bytes at 60% of 3.35 TB/s = 143.6 tokens/s
+    ("DECODE_TPS", (7e9, "H100-SXM", "bf16", 1), 3.35e12 * 0.6 / 14e9),
+    # batch 1000 at the pure roofline: compute-bound, 1000 / (2 * 7e9 * 1000 / 989.5e12) = 70,679
+    ("DECODE_TPS", (7e9, "H100-SXM", "bf16", 1000, 0, None, 1, 1, 1), 989.5e12 / (2 * 7e9)),
+    # Llama 2 7B, one sequence, pure roofline: all weights but the input embedding's other rows,
+    # (6,738,415,616 - 32000 x 4096 + 4096) x 2 bytes over 3.35 TB/s
+    ("TPOT", ("llama-2-7b", "H100-SXM", "bf16", 1, 0, "s", None, 1, 1), 6_607_347_712 * 2 / 3.35e12),
+    # Llama 3 8B, 4,096 tokens: (80e9 x 0.9 - 3.3e9 - 8,030,261,248 x 2) / (4096 x 131,072) = 98.05
+    ("MAX_BATCH", ("llama-3-8b", 4096), 98),
     ("PREFILL_TIME", (7e9, 2000, "H100-SXM", "bf16", 0.5), 2 * 7e9 * 2000 / (989.5e12 * 0.5)),
+    # Llama 2 7B, 1,000 tokens: 2 x 6,738,415,616 x 1000 + causal attention 2 x 32 heads x 256 x 32 layers
+    # x (1000 x 1001 / 2) pairs, over half the bf16 peak
+    ("TTFT", ("llama-2-7b", 1000, "H100-SXM", "bf16", 0.5),
+     (2 * 6_738_415_616 * 1000 + 2 * 32 * 256 * 32 * 500_500) / (989.5e12 * 0.5)),
     ("CONCURRENCY", (2000, 1.5), 3000.0),
     ("SERVING_GPUS", (2000, 500, 10000, 0.7), 143),  # 1e6 / 7000 = 142.9
     ("SERVING_GPUS", (100, 70, 1000, 0.7), 10),  # exactly 10: float noise must not make it 11
@@ -223,10 +258,13 @@ def test_breakdown_components_add_up_to_the_scalar(spec):
         "REDUCE_SCATTER_TIME": (1e9, 8, "pcie5"),
     }.get(base, spec.example)
     table = call(spec.name, *args)
+    if table[0][0] != "component":  # steps that do not add up, or a plan: test_serving.py checks them
+        return
     assert table[0][0] == "component"
-    assert table[-1][0] == "total"
-    assert table[-1][1] == call(base, *args)  # the same float: one formula, summed in one order
-    assert sum(row[1] for row in table[1:-1]) == pytest.approx(table[-1][1], rel=1e-12)
+    end = [row[0] for row in table].index("total")  # rows after the total are not parts (host memory)
+    assert len(table) - 1 - end == sum(s.aside for s in spec.steps)
+    assert table[end][1] == call(base, *args)  # the same float: one formula, summed in one order
+    assert sum(row[1] for row in table[1:end]) == pytest.approx(table[end][1], rel=1e-12)
 
 
 def test_train_mem_breakdown_rows():

@@ -8,6 +8,7 @@ same inputs to a relative 1e-9, with no cell anywhere evaluating to an error.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import random
@@ -36,7 +37,6 @@ from envelope_xl import (
     model_config,
     model_mem,
     model_params,
-    prefill_time,
     serving_gpus,
     train_cost,
     train_flops,
@@ -45,6 +45,7 @@ from envelope_xl import (
 )
 from envelope_xl.catalog import call
 from envelope_xl.core.recompute import RECOMPUTE
+from envelope_xl.core.serving_data import scale_bits
 from envelope_xl.errors import InputError
 from envelope_xl.libreoffice import LibreOfficeError, convert, convert_many, find_soffice
 from envelope_xl.models import PRESETS as MODELS
@@ -121,6 +122,18 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _weights_roofline(params: float, gpu: str, prec: str, batch: int) -> float:
+    """The cheat sheet's decode: weights read at full bandwidth or FLOPs at full peak, whichever is longer.
+    DECODE_TPS gives the same at efficiencies 1 with no KV cache, for weights that fit and carry no scales."""
+    step = max(params * bytes_per_param(prec) / (gpu_spec(gpu, "bandwidth_tbs") * 1e12),
+               2 * params * batch / (_peak(gpu, prec) * 1e12))
+    tps = batch / step
+    if not scale_bits(PRECISIONS.get("precision", prec)).value:
+        with contextlib.suppress(InputError):  # DECODE_TPS refuses weights beyond the usable memory
+            assert math.isclose(tps, decode_tps(params, gpu, prec, batch, 0, None, 1, 1, 1), rel_tol=1e-12)
+    return tps
+
+
 def expected_serving(v: dict[str, Any]) -> dict[str, Any]:
     P, L, kvh, hd = _model(v, ("layers", "kv_heads", "head_dim"))
     A, E, k = _mixture(v)
@@ -130,7 +143,8 @@ def expected_serving(v: dict[str, Any]) -> dict[str, Any]:
     memory = gpu_spec(gpu, "memory_gb")
     max_batch = max(0, math.floor((memory - weights) / kv * (1 + 1e-12)))
     runs = min(batch, max_batch)  # the batch the plan computes with: the chosen one, or the largest that fits
-    prefill = prefill_time(A, v["prompt_tokens"], gpu, prec, v["mfu"])
+    # PREFILL_TIME without attention FLOPs or the weight-read floor
+    prefill = 2 * A * v["prompt_tokens"] / (_peak(gpu, prec) * 1e12 * v["mfu"])
     demand = v["qps"] * v["tokens_per_request"]
     out: dict[str, Any] = {
         "params": P, "active_params": A, "layers": L, "kv_heads": kvh, "head_dim": hd, "experts": E,
@@ -158,8 +172,10 @@ def expected_serving(v: dict[str, Any]) -> dict[str, Any]:
     step_memory = read * bytes_per_param(prec) / (gpu_spec(gpu, "bandwidth_tbs") * 1e12)
     step_compute = 2 * A * runs / (_peak(gpu, prec) * 1e12)
     tps = runs / max(step_memory, step_compute)
-    if read == A == P or runs == 1:  # dense, or one sequence: DECODE_TPS with the parameters a step uses
-        assert math.isclose(tps, decode_tps(A, gpu, prec, runs), rel_tol=1e-12)
+    if (read == A == P or runs == 1) and not scale_bits(PRECISIONS.get("precision", prec)).value:
+        # dense, or one sequence: DECODE_TPS's pure roofline on the parameters a step uses, when they fit
+        with contextlib.suppress(InputError):  # refused beyond the usable memory
+            assert math.isclose(tps, decode_tps(A, gpu, prec, runs, 0, None, 1, 1, 1), rel_tol=1e-12)
     latency = prefill + v["tokens_per_request"] * runs / tps
     in_flight = concurrency(v["qps"], latency)
     gpus = serving_gpus(v["qps"], v["tokens_per_request"], tps, v["target_utilization"])
@@ -204,7 +220,7 @@ def expected_cheatsheet(v: dict[str, Any]) -> dict[str, Any]:
         "raw_gb": embed_storage(v["count"], v["dim"], v["storage_precision"]),
         "replicated_gb": embed_storage(v["count"], v["dim"], v["storage_precision"], v["replication"]),
         "serve_peak_tflops": _peak(v["serve_gpu"], v["serve_precision"]),
-        "decode_tps": decode_tps(v["serve_params"], v["serve_gpu"], v["serve_precision"], v["batch"]),
+        "decode_tps": _weights_roofline(v["serve_params"], v["serve_gpu"], v["serve_precision"], v["batch"]),
         "concurrency": concurrency(v["qps"], v["latency_s"]),
         "train_flops": train_flops(v["train_params"], v["tokens"]),
         "train_peak_tflops": _peak(v["train_gpu"], v["time_precision"]),

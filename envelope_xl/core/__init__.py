@@ -9,6 +9,7 @@ from envelope_xl.core.lookups import bytes_per_param, gpu_spec, link_spec
 from envelope_xl.core.architecture import model_config, model_params, transformer_params
 from envelope_xl.core.memory import activation_mem, checkpoint_size, kv_cache, model_mem, train_mem
 from envelope_xl.core.kv_model import kv_cache_model
+from envelope_xl.core.training_memory import max_micro_batch, train_peak_mem
 from envelope_xl.core.storage import dataset_storage, embed_storage, retained_storage, storage
 from envelope_xl.core.indexes import vector_index_mem
 from envelope_xl.core.features import feature_store, row_bytes
@@ -34,7 +35,8 @@ from envelope_xl.core.reliability import (
     goodput,
 )
 from envelope_xl.core.recsys import embedding_shards, embedding_table_mem, retraining_cost, train_time_examples
-from envelope_xl.core.serving import concurrency, decode_tps, prefill_time, serving_gpus
+from envelope_xl.core.serving import concurrency, decode_tps, max_batch, prefill_time, serving_gpus, tpot
+from envelope_xl.core.serving_plan import serving_plan
 from envelope_xl.core.fleet import bandwidth, peak_qps, request_core_seconds, servers_for_qps, shards
 from envelope_xl.core.formatting import convert_bytes, human_bytes, human_count
 
@@ -66,6 +68,8 @@ __all__ = [
     "kv_cache",
     "kv_cache_model",
     "link_spec",
+    "max_batch",
+    "max_micro_batch",
     "model_config",
     "model_mem",
     "model_params",
@@ -79,11 +83,14 @@ __all__ = [
     "row_bytes",
     "servers_for_qps",
     "serving_gpus",
+    "serving_plan",
     "shards",
     "storage",
+    "tpot",
     "train_cost",
     "train_flops",
     "train_mem",
+    "train_peak_mem",
     "train_step_time",
     "train_time",
     "train_time_examples",

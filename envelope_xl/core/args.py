@@ -1,6 +1,9 @@
 """What each argument name means, across the whole catalog (with its unit)."""
 
+from envelope_xl.core.activations import ATTENTION
 from envelope_xl.core.algorithms import ALGORITHMS
+from envelope_xl.core.finetune import METHOD
+from envelope_xl.core.peak_memory import OFFLOAD
 from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.models import PRESETS
 from envelope_xl.planning import TOKENIZERS, VECTOR_INDEXES
@@ -28,6 +31,10 @@ describe_args(NUMBER, {
     "value": "size to convert (>= 0)",
     "bytes": "size in bytes",
     "n": "count to format, e.g. 7e9",
+    "logit_bytes": "bytes per logit held for the loss (10: 16-bit logits, fp32 copy and its gradient; 4 for "
+    "Megatron's fused loss; about 0 for a fused linear cross-entropy)",
+    "reserve_gb": "framework reserve per GPU in GB (CUDA context and allocator slack); default: measured context "
+    "+ 5% of the rest",
     "goodput": "share of wall time spent training (GOODPUT; 1 = no failures or checkpoints)",
     "bandwidth_gbs": "per-GPU, per-direction bandwidth in GB/s, instead of the link's (empty: the link's)",
     "latency_us": "latency of one message step in microseconds, instead of the link's (empty: the link's)",
@@ -53,12 +60,13 @@ describe_args(WHOLE, {
     "micro_batch": "sequences per micro-batch on one GPU",
     "batch": "concurrent sequences",
     "tp": "tensor-parallel degree",
+    "pp": "pipeline-parallel degree (stages)",
     "dimension": "values per embedding vector",
     "vocab": "vocabulary size",
     "ffn_hidden": "MLP inner width (default 4 x hidden)",
     "experts": "MLP experts per layer (1 = dense)",
+    "lora_rank": "LoRA rank r of each adapted matrix",
     "max_positions": "learned position embeddings (0 for rotary)",
-    "pp": "pipeline-parallel degree (stages)",
     "micro_batches": "micro-batches per step",
     "virtual_stages": "model chunks per GPU (interleaved pipeline schedule; 1 = plain 1F1B)",
     "gpus_per_node": "GPUs per node sharing the intra-node link (8 for DGX/HGX)",
@@ -69,6 +77,7 @@ describe_args(FLAG, {
     "gated_mlp": "TRUE for a gated (SwiGLU) MLP with three matrices",
     "tied_embeddings": "TRUE when the output head reuses the input embedding",
     "bias": "TRUE when linear layers and norms have biases (GPT-2 style LayerNorm)",
+    "sp": "TRUE for sequence parallelism (Megatron): norms, dropout and layer inputs split over tp too",
     "active": "TRUE for the parameters used per token (routed experts only; compute), FALSE for the total "
     "(memory)",
 })
@@ -83,6 +92,14 @@ describe_args(TEXT, {"algorithm": "collective algorithm: ring or tree (NCCL's do
 describe_args(MODEL, {"model": "model: a preset (llama-3-8b, qwen2.5-7b, deepseek-v3...), the path of a Hugging Face "
               "config.json, or a two-column range of field names and values"}, PRESETS)
 describe_args(TEXT, {"recompute": "activation recomputation: none, selective or full"}, RECOMPUTE)
+describe_args(TEXT, {"method": "training method: full, lora (frozen base, trained adapters) or qlora (frozen "
+              "base in 4-bit)"}, METHOD)
+describe_args(TEXT, {"offload": "what ZeRO moves to host memory: none, optimizer (ZeRO-Offload: gradients, master "
+              "weights, optimizer states) or optimizer+params (ZeRO-Infinity: also the weights)"}, OFFLOAD)
+describe_args(TEXT, {"lora_targets": "matrices LoRA adapts: all (every linear layer of attention and MLP), "
+              "attention, mlp, or a list such as q,v (q, k, v, o, gate, up, down)"})
+describe_args(TEXT, {"attention": "attention kernel: flash (FlashAttention, no score matrix stored) or eager"},
+              ATTENTION)
 describe_args(TEXT, {"field": "which figure to return"}, GPU_FIELD_NAMES)
 describe_args(TEXT, {
     "from_unit": "unit of value: B, KB, MB, GB, TB, PB, KiB ... PiB",

@@ -145,8 +145,10 @@ def _days_of_growth(daily: float, growth: float, first: int, days: int) -> float
     writes (1 + growth) times the day before."""
     if days == 0:
         return 0.0
-    if growth == 0:
-        return daily * days
+    if growth < 1e-12:
+        # First order in growth: the next terms are below 1e-14 of the sum over any window
+        # allowed (and a subnormal growth would make the closed form below lose its digits).
+        return daily * (days + growth * days * (2 * first + days - 1) / 2)
     rate = math.log1p(growth)
     if (first + days) * rate > 600:  # e^600: far past anything storable, and before float overflow
         raise InputError("daily_growth", growth, f"expected a growth the window can hold: at {growth:g} a day the "

@@ -168,7 +168,8 @@ def _throughput(s: PlanSheet) -> None:
            "TFLOP/s", "#N/A when the GPU publishes no such peak", style.ONE_DECIMAL)
     s.step("decode_tps", "Decode throughput", "batch / max(weight bytes / bandwidth, 2 x params x batch / peak)",
            f"in_batch/MAX({weight_bytes}/({bandwidth}*1e12),2*in_serve_params*in_batch/(out_serve_peak_tflops*1e12))",
-           "tokens/s", "Same as DECODE_TPS: an upper bound (full bandwidth and peak, KV-cache reads not counted)",
+           "tokens/s", "The weights-only roofline: an upper bound (DECODE_TPS adds KV-cache reads, measured "
+           "efficiencies and a memory check)",
            style.ONE_DECIMAL, key=True)
     s.step("concurrency", "Requests in flight", "QPS x latency", "in_qps*in_latency_s", "requests",
            "Same as CONCURRENCY: 2,000 QPS x 1.5 s = 3,000", style.COUNT, key=True)

@@ -29,8 +29,8 @@ CUSTOM_MODEL = "custom"
 FIRST_DATA_ROW = 5
 _UNITS_FONT = Font(name=style.FONT_NAME, italic=True, color="595959")
 _SOURCE_WIDTH = 90
-_TEXT = Alignment(wrap_text=True, vertical="top", indent=1)  # sources and notes, set off from the numbers
-_SHORT_TEXT = Alignment(vertical="top", indent=1)  # names and fields, set off from a number on their left
+_TEXT = Alignment(horizontal="left", wrap_text=True, vertical="top", indent=1)  # sources, notes: off the numbers
+_SHORT_TEXT = Alignment(horizontal="left", vertical="top", indent=1)  # set off from a number on their left
 _FLAG = Alignment(vertical="top", horizontal="center")  # TRUE/FALSE, clear of both neighbours
 _INDENT_CHARS = 3  # what an indent of 1 takes from a wrapped column, in characters
 _MODEL_FLAGS = ("gated_mlp", "tied_embeddings", "bias")

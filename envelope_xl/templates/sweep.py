@@ -8,7 +8,6 @@ workbook is built; `scenario_values` computes what each cell must show.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -99,29 +98,25 @@ def _fits_training(v: dict[str, Any]) -> str:
 
 
 def _max_batch(v: dict[str, Any]) -> int:
-    if v["model_mem_gb"] >= v["gpu_memory_gb"]:
-        return 0
-    per_sequence = call("KV_CACHE", *(call("MODEL_CONFIG", v["model"], f) for f in ("layers", "kv_heads", "head_dim")),
-                        v["context"], 1, v["precision"])
-    return math.floor((v["gpu_memory_gb"] - v["model_mem_gb"]) / per_sequence * (1 + 1e-12))
+    return call("MAX_BATCH", v["model"], v["context"], v["gpu"], v["precision"], "", v["serve_tp"])
 
 
 def _decode(v: dict[str, Any]) -> float | str:
-    if v["model_mem_gb"] > v["gpu_memory_gb"]:
+    if v["max_batch"] == 0:
         return WEIGHTS_TOO_LARGE
     if v["batch"] > v["max_batch"]:
         return f"{BATCH_TOO_LARGE}{v['max_batch']}"
-    return call("DECODE_TPS", v["params"], v["gpu"], v["precision"], v["batch"])
+    return call("DECODE_TPS", v["model"], v["gpu"], v["precision"], v["batch"], v["context"], "", v["serve_tp"])
 
 
-WEIGHTS_TOO_LARGE = "no: weights exceed one GPU (shard or quantize)"
+WEIGHTS_TOO_LARGE = "no: the weights do not fit the replica's GPUs (raise tp or quantize)"
 BATCH_TOO_LARGE = "no: the batch does not fit, at most "
 _ARCH = tuple(_config(f) for f in ("layers", "hidden", "heads"))
 _KV_SHAPE = tuple(_config(f) for f in ("layers", "kv_heads", "head_dim"))
 
 COLUMNS = (
     Column("scenario", "Scenario", 33, style.TEXT, True, note="a name for the scenario"),
-    Column("model", "Model", 14, style.TEXT, True, style.choice("model_names", "a model preset"),
+    Column("model", "Model", 16, style.TEXT, True, style.choice("model_names", "a model preset"),
            note=_arg_doc("model")),
     Column("params", "Parameters", 15, style.COUNT, call=Call("MODEL_PARAMS", ("model",))),
     Column("active_params", "Active parameters", 15, style.COUNT, call=Call("MODEL_PARAMS", ("model", Literal(True))),
@@ -166,21 +161,19 @@ COLUMNS = (
     Column("context", "Serving context (tokens)", 10, style.COUNT, True, style.whole_at_least(1, 10_000_000),
            note="tokens cached per sequence when serving"),
     Column("batch", "Serving batch", 9, style.COUNT, True, style.whole_at_least(1, 1_000_000), note=_arg_doc("batch")),
+    Column("serve_tp", "Serving GPUs (tp)", 9, style.COUNT, True, style.whole_at_least(1, 1024),
+           note="GPUs per serving replica (tensor parallelism): the weights and KV cache are split over them"),
     Column("model_mem_gb", "Weights (GB)", 11, style.DECIMAL, call=Call("MODEL_MEM", ("params", "precision"))),
     Column("kv_cache_gb", "KV cache (GB)", 11, style.DECIMAL,
            call=Call("KV_CACHE", (*_KV_SHAPE, "context", "batch", "precision"))),
     Column("max_batch", "Largest batch that fits", 10, style.COUNT,
-           formula=("IF({model_mem_gb}>={gpu_memory_gb},0,INT(({gpu_memory_gb}-{model_mem_gb})/KV_CACHE("
-                    + ",".join(f'MODEL_CONFIG({{model}},"{f}")' for f in ("layers", "kv_heads", "head_dim"))
-                    + ",{context},1,{precision})*(1+1E-12)))"),
-           python=_max_batch,
-           note="sequences whose KV cache fits in the GPU memory left beside the weights (0 when none)"),
+           call=Call("MAX_BATCH", ("model", "context", "gpu", "precision", Literal(""), "serve_tp"))),
     Column("decode_tps", "Decode tokens/s", 40, style.COUNT,
-           formula=(f'IF({{model_mem_gb}}>{{gpu_memory_gb}},"{WEIGHTS_TOO_LARGE}",IF({{batch}}>{{max_batch}},'
-                    f'"{BATCH_TOO_LARGE}"&{{max_batch}},DECODE_TPS({{params}},{{gpu}},{{precision}},{{batch}})))'),
+           formula=(f'IF({{max_batch}}=0,"{WEIGHTS_TOO_LARGE}",IF({{batch}}>{{max_batch}},"{BATCH_TOO_LARGE}"&'
+                    '{max_batch},DECODE_TPS({model},{gpu},{precision},{batch},{context},"",{serve_tp})))'),
            python=_decode,
-           note="DECODE_TPS: roofline upper bound for the batch on one GPU; refused when the weights or the batch "
-                "do not fit"),
+           note="DECODE_TPS on one replica of tp GPUs: weights and KV-cache reads, measured efficiencies; refused "
+                "when the weights or the batch do not fit (MAX_BATCH)"),
 )
 #: Where training columns end and serving columns start (a page break when printed).
 FIRST_SERVING_KEY = "context"
@@ -188,27 +181,28 @@ FIRST_SERVING_KEY = "context"
 INPUT_KEYS = [c.key for c in COLUMNS if c.is_input]
 
 #: The scenarios shipped, in the order of INPUT_KEYS: scenario, model, precision, GPU; optimizer, GPUs, ZeRO
-#: stage, tokens, MFU, USD/h, training sequence, micro-batch, recomputation; serving context and batch.
+#: stage, tokens, MFU, USD/h, training sequence, micro-batch, recomputation; serving context, batch and tp (the
+#: fewest GPUs per replica whose memory holds the batch).
 SCENARIOS = (
-    ("GPT-2 small on one L4, fp32", "gpt2", "fp32", "L4", "adamw", 1, 0, 10e9, 0.3, 0.8, 1024, 8, "none", 1024, 16),
+    ("GPT-2 small on one L4, fp32", "gpt2", "fp32", "L4", "adamw", 1, 0, 10e9, 0.3, 0.8, 1024, 8, "none", 1024, 16, 1),
     ("Llama 2 7B on A100s (2T tokens)", "llama-2-7b", "bf16", "A100-80GB", "adamw", 1024, 1, 2e12, 0.4, 1.8, 4096, 1,
-     "selective", 4096, 32),
+     "selective", 4096, 32, 2),
     ("Mistral 7B in fp8 on H200s", "mistral-7b", "fp8", "H200", "adam8bit", 256, 2, 8e12, 0.35, 3.5, 8192, 1,
-     "selective", 32768, 8),
+     "selective", 32768, 8, 1),
     ("Llama 3 8B on 512 H100s", "llama-3-8b", "bf16", "H100-SXM", "adamw", 512, 1, 15e12, 0.4, 2.5, 8192, 1,
-     "selective", 8192, 32),
+     "selective", 8192, 32, 1),
     ("Mixtral 8x7B on MI300X, ZeRO-3", "mixtral-8x7b", "bf16", "MI300X", "adamw", 512, 3, 5e12, 0.3, 3.0, 4096, 1,
-     "selective", 32768, 16),
+     "selective", 32768, 16, 1),
     ("Llama 3 70B on 2,048 H100s, ZeRO-3", "llama-3-70b", "bf16", "H100-SXM", "adamw", 2048, 3, 15e12, 0.4, 2.5,
-     8192, 1, "full", 8192, 16),
+     8192, 1, "full", 8192, 16, 4),
     ("GPT-3 175B as in 2020, V100s", "gpt3-175b", "fp16", "V100", "adam", 1024, 1, 300e9, 0.3, 1.5, 2048, 1,
-     "selective", 2048, 8),
+     "selective", 2048, 8, 32),
     ("Llama 3.1 405B on 4,096 B200s", "llama-3.1-405b", "bf16", "B200", "adamw", 4096, 3, 15.6e12, 0.4, 5.0, 8192, 1,
-     "full", 8192, 8),
+     "full", 8192, 8, 8),
 )
 HEADER_ROW = 1
 FIRST_ROW = 2
-_TEXT = Alignment(vertical="top", indent=1)
+_TEXT = Alignment(horizontal="left", vertical="top", indent=1)
 
 
 def _letters() -> dict[str, str]:
