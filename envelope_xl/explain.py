@@ -14,6 +14,7 @@ from envelope_xl.core.formatting import human_bytes
 from envelope_xl.models import Architecture, resolve_model
 from envelope_xl.reference import GPU_FIELD_NAMES, GPU_FIELDS, GPUS, OPTIMIZERS, PRECISIONS
 from envelope_xl.registry import Function
+from envelope_xl.sources import readable
 from envelope_xl.units import BYTE_UNITS, TIME_UNITS
 
 
@@ -46,7 +47,7 @@ class Explanation:
         for i, s in enumerate(self.steps, 1):
             out.append(f"  {i}. {s.label} = {s.formula}")
             out.append(f"     = {_number(s.value)} {s.unit}".rstrip())
-        out += ["", f"Answer: {self.answer_text()}", f"Source: {f.source}"]
+        out += ["", f"Answer: {self.answer_text()}", f"Source: {readable(f.source)}"]
         return "\n".join(out)
 
     def answer_text(self) -> str:
@@ -98,10 +99,10 @@ def _data_assumptions(given: dict[str, Any]) -> list[str]:
     out = []
     precision = PRECISIONS.get("precision", given["precision"]) if "precision" in given else None
     if precision is not None:
-        out.append(f"{precision.name} stores {precision.bytes:g} bytes per value ({precision.source})")
+        out.append(f"{precision.name} stores {precision.bytes:g} bytes per value ({readable(precision.source)})")
     if "optimizer" in given:
         o = OPTIMIZERS.get("optimizer", given["optimizer"])
-        out.append(f"{o.name} keeps {o.state_bytes:g} bytes of state per parameter ({o.source})")
+        out.append(f"{o.name} keeps {o.state_bytes:g} bytes of state per parameter ({readable(o.source)})")
     if "gpu" in given:
         g = GPUS.get("gpu", given["gpu"])
         if "field" in given:
@@ -110,10 +111,8 @@ def _data_assumptions(given: dict[str, Any]) -> list[str]:
         peak = ""
         if precision is not None and precision.peak_field in g.specs:
             peak = f", dense {precision.peak_field} {g.specs[precision.peak_field]:g}"
-        out.append(
-            f"{g.name}: {g.specs['memory_gb']:g} GB, {g.specs['bandwidth_tbs']:g} TB/s{peak} "
-            f"({g.source}; {g.notes})"
-        )
+        cited = "; ".join(x for x in (readable(g.source), g.derived and f"derived: {g.derived}", g.notes) if x)
+        out.append(f"{g.name}: {g.specs['memory_gb']:g} GB, {g.specs['bandwidth_tbs']:g} TB/s{peak} ({cited})")
     if "model" in given:
         out.append(describe_model(resolve_model("model", given["model"])))
     return out
@@ -135,7 +134,7 @@ def describe_model(m: Architecture) -> str:
     return (
         f"{m.name}: {m.layers} layers, hidden {m.hidden}, {attention}, MLP {m.ffn_hidden}"
         f"{' gated' if m.gated_mlp else ''}{moe}, vocab {m.vocab}{window}; {_number(m.total_params)} parameters "
-        f"({_number(m.active_params)} active) ({m.origin})"
+        f"({_number(m.active_params)} active) ({readable(m.origin)})"
     )
 
 

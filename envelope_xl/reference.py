@@ -1,8 +1,9 @@
 """The reference data: precisions, optimizers and GPUs (model presets: `envelope_xl.models`).
 
 Loaded once from the TOML files in `envelope_xl/data/`, where every number carries its
-source. Lookups go through `Names`, so they are case-insensitive, accept aliases and
-suggest the closest name on a miss.
+source: a citation of `data/bibliography.toml` (`envelope_xl.sources` renders it). Lookups
+go through `Names`, so they are case-insensitive, accept aliases and suggest the closest
+name on a miss.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ GPU_FIELDS = {
 class Gpu:
     name: str
     specs: dict[str, float]
-    source: str
+    source: str  # a citation of data/bibliography.toml
     notes: str
+    derived: str = ""  # the arithmetic behind figures not printed as is
 
     def spec(self, field_name: str, arg: str = "field") -> float:
         """One datasheet figure; an error names the chip when it has no such peak."""
@@ -113,7 +115,7 @@ def _optimizers() -> Names[Optimizer]:
 def _gpus() -> Names[Gpu]:
     raw = _load("gpus.toml")
     entries = {
-        n: Gpu(n, {f: float(e[f]) for f in GPU_FIELDS if f in e}, e["source"], e.get("notes", ""))
+        n: Gpu(n, {f: float(e[f]) for f in GPU_FIELDS if f in e}, e["source"], e.get("notes", ""), e.get("derived", ""))
         for n, e in raw.items()
     }
     return Names("GPU", entries, _aliases(raw))

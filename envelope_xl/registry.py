@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envelope_xl.checks import Names
+from envelope_xl.sources import Citation, check_form, parse
 from envelope_xl.units import BYTE_UNITS, TIME_UNITS
 
 REQUIRED = inspect.Parameter.empty
@@ -72,6 +73,11 @@ class Function:
     table: bool = False  # returns a 2-D table (spills in Excel)
     pillar: str = ""
     example: tuple[Any, ...] = ()  # arguments of a typical call, for docs, tests and benchmarks
+
+    @property
+    def citations(self) -> tuple[Citation, ...]:
+        """The works `source` cites (CitationError while it is still free text)."""
+        return parse(self.source)
 
     @property
     def signature(self) -> str:
@@ -133,7 +139,13 @@ def register(
     arg_choices: dict[str, Names] | None = None,
     example: Sequence[Any] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the decorated function to the catalog under its Excel `name`."""
+    """Add the decorated function to the catalog under its Excel `name`.
+
+    `source` cites works of `data/bibliography.toml` ("korthikanti2022 section 4.1, Table 2;
+    rajbhandari2020 section 3.1"; the form is in `envelope_xl.sources`). A citation that breaks
+    the form stops the import; free text is still accepted and listed by the bibliography tests.
+    """
+    check_form(source)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         args = []

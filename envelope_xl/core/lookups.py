@@ -14,8 +14,8 @@ from envelope_xl.registry import register
     returns="bytes per value",
     result_unit="bytes",
     formula="bits of the format / 8",
-    source="IEEE 754-2008 (fp64/fp32/fp16); bfloat16 (Google TPU docs); FP8 (Micikevicius et al. 2022); "
-    "NF4 (Dettmers et al. 2023)",
+    source="ieee754-2008 section 3.6 (fp64, fp32, fp16); google-bfloat16; micikevicius2022 (fp8); "
+    "dettmers2023 section 3 (nf4)",
 )
 def bytes_per_param(precision: str) -> float:
     """Bytes one parameter occupies in `precision`.
@@ -37,8 +37,8 @@ def bytes_per_param(precision: str) -> float:
     "bf16_tflops, fp8_tflops, fp32_tflops, int8_tops.",
     returns="the figure, in the unit its field name says (GB, TB/s, TFLOP/s, TOP/s)",
     formula="look-up in the GPU catalog",
-    source="Vendor datasheets, cited per GPU in data/gpus.toml; tensor peaks are dense "
-    "(2:4-sparsity figures halved)",
+    source="nvidia-a100-whitepaper (2:4 structured sparsity doubles the tensor peak, so sparse figures are "
+    "halved to dense)",
     arg_docs={"field": "memory_gb (GB), bandwidth_tbs (TB/s), fp64/fp32/tf32/bf16/fp16/fp8/fp4_tflops "
               "(dense TFLOP/s) or int8_tops (dense TOP/s)"},
 )

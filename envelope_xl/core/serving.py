@@ -10,8 +10,8 @@ from envelope_xl.registry import register
 from envelope_xl.units import TIME_UNITS
 
 _ROOFLINE_SOURCE = (
-    "Williams et al. 2009, 'Roofline' (time = max(bytes / bandwidth, FLOPs / peak)); Pope et al. 2022, "
-    "'Efficiently Scaling Transformer Inference', section 3.1 (2 FLOPs per parameter per token)"
+    "williams2009 (time = the larger of bytes / bandwidth and FLOPs / peak); pope2022 section 2 "
+    "(2 FLOPs per parameter per token)"
 )
 
 
@@ -39,7 +39,7 @@ def decode_tps(params: float, gpu: str = "H100-SXM", precision: str = "bf16", ba
 
     Assumptions: full bandwidth and peak; KV-cache traffic ignored.
 
-    Source: the roofline model (Williams et al. 2009); Pope et al. 2022, section 3.1.
+    Source: the roofline model (Williams et al. 2009); Pope et al. 2022, section 2.
 
     Examples:
         7B in bf16 on an H100 (3.35 TB/s), batch 1: 3.35e12 / 14e9 = 239 tokens/s.
@@ -81,7 +81,7 @@ def prefill_time(
 
     Formula: 2 * P * prompt_tokens / (peak * mfu).
 
-    Source: Pope et al. 2022, section 3.1.
+    Source: Pope et al. 2022, section 2.
 
     Examples:
         >>> round(prefill_time(7e9, 1000, "H100-SXM", "bf16", 0.5) * 1000, 2)  # ms
@@ -100,7 +100,7 @@ def prefill_time(
     returns="requests in flight",
     result_unit="requests",
     formula="qps x latency_s",
-    source="Little 1961, 'A Proof for the Queuing Formula L = lambda W', Operations Research 9(3)",
+    source="little1961 (L = lambda W)",
     assumptions=("a steady state: arrivals and completions balance",),
 )
 def concurrency(qps: float, latency_s: float) -> float:
@@ -122,8 +122,7 @@ def concurrency(qps: float, latency_s: float) -> float:
     returns="GPUs (whole number)",
     result_unit="GPUs",
     formula="ceiling(qps x tokens_per_request / (tokens_per_sec_per_gpu x target_utilization))",
-    source="Capacity planning with headroom, as in Beyer et al. 2016, 'Site Reliability Engineering', "
-    "ch. 'Handling Overload' and 'Load Balancing' (plan below full utilisation)",
+    source="beyer2016 chapter 22, section 'Preventing Server Overload' (capacity planning with headroom)",
     assumptions=("throughput scales linearly with GPUs; load is spread evenly",),
 )
 def serving_gpus(

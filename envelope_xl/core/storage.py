@@ -34,8 +34,7 @@ def _storage_steps(
     returns="bytes, in `unit` (default GB)",
     unit_kind="bytes",
     formula="count x bytes_each x replication x (1 + overhead)",
-    source="Capacity arithmetic (items x size x copies); replication as in HDFS, default 3 copies "
-    "(Shvachko et al. 2010, 'The Hadoop Distributed File System', section II)",
+    source="shvachko2010 section II (blocks replicated on typically three DataNodes)",
     assumptions=(
         "every replica carries the same overhead (its own index and metadata)",
         "no compression or deduplication",
@@ -79,8 +78,8 @@ def _embed_steps(
     returns="bytes, in `unit` (default GB)",
     unit_kind="bytes",
     formula="count x dimension x bytes(precision) x replication x (1 + index_overhead)",
-    source="FAISS wiki, 'Guidelines to choose an index' (Flat: 4 x d bytes per vector; HNSW adds M x 2 x 4 "
-    "bytes of links)",
+    source="faiss-wiki-index section 'Do you need exact results?', section 'Is memory a concern?' "
+    "(Flat: 4 x d bytes per vector, HNSW adds M x 2 x 4 bytes of links)",
     assumptions=(
         "vectors stored uncompressed in `precision`; ids and metadata belong in index_overhead",
         "every replica carries its own index",
