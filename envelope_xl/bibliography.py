@@ -164,7 +164,7 @@ def references(spec: Function) -> str:
     lines = [f"{spec.name}: {spec.summary}", "", "Formula cites:"]
     keys: list[str] = []
     try:
-        for c in sources.parse(spec.source):
+        for c in spec.citations:
             lines.append(f"  {sources.short(c)}")
             keys.append(c.key)
     except CitationError:
