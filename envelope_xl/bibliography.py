@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from envelope_xl import sources
-from envelope_xl.reference import DATA, GPUS, OPTIMIZERS, PRECISIONS
+from envelope_xl.reference import DATA, GPUS, LINKS, OPTIMIZERS, PRECISIONS
 from envelope_xl.registry import MODEL, Function
 from envelope_xl.sources import Citation, CitationError
 
@@ -58,8 +58,13 @@ def data_rows() -> list[Citer]:
 
 
 def _rows(table: dict[str, Any], file: str, at: list[str]) -> Iterator[Citer]:
-    if isinstance(table.get("source"), str):
-        yield Citer(f"{file} [{'.'.join(at)}]", table["source"], str(table.get("derived", "")))
+    """A table's `source` (with its `derived`), and each `x_source` of a table that sources its
+    values one by one (with `x_derived`)."""
+    for key, value in table.items():
+        if isinstance(value, str) and (key == "source" or key.endswith("_source")):
+            prefix = key.removesuffix("source")
+            where = ".".join(at if key == "source" else [*at, key])
+            yield Citer(f"{file} [{where}]", value, str(table.get(f"{prefix}derived", "")))
     for key, value in table.items():
         if isinstance(value, dict):
             yield from _rows(value, file, [*at, key])
@@ -143,11 +148,13 @@ def problems() -> list[str]:
 def data_cited_by(spec: Function) -> list[tuple[str, list[tuple[str, str]]]]:
     """The reference data `spec` reads: (argument and file, [(row, source)]) per argument."""
     from envelope_xl.models import PRESETS
+    from envelope_xl.planning import EMBEDDING_OPTIMIZERS, TOKENIZERS, VECTOR_INDEXES
 
+    files = {"precisions.toml": PRECISIONS, "optimizers.toml": OPTIMIZERS, "gpus.toml": GPUS, "links.toml": LINKS,
+             "tokenizers.toml": TOKENIZERS, "embedding_optimizers.toml": EMBEDDING_OPTIMIZERS,
+             "vector_indexes.toml": VECTOR_INDEXES}
     tables: dict[int, tuple[str, list[tuple[str, str]]]] = {
-        id(PRECISIONS): ("precisions.toml", [(p.name, p.source) for p in PRECISIONS.values()]),
-        id(OPTIMIZERS): ("optimizers.toml", [(o.name, o.source) for o in OPTIMIZERS.values()]),
-        id(GPUS): ("gpus.toml", [(g.name, g.source) for g in GPUS.values()]),
+        id(names): (file, [(row.name, row.source) for row in names.values()]) for file, names in files.items()
     }
     out = []
     for arg in spec.args:

@@ -9,7 +9,7 @@ one structured form:
     part      = kind " " label | "abstract"
     kind      = section | chapter | appendix | Table | Figure | Algorithm | equation
                 | page | column | row | field | slide      (any case)
-    label     = 3.1 | D.1 | II | 12-14 | 'a quoted name'
+    label     = 3.1 | D.1 | II | 12-14 | vocab_size | 'a quoted name'
 
 for example "korthikanti2022 section 4.1, Table 2; rajbhandari2020 section 3.1 (K = 12)".
 `parse` checks the form; keys are checked against the bibliography by the tests
@@ -17,7 +17,9 @@ for example "korthikanti2022 section 4.1, Table 2; rajbhandari2020 section 3.1 (
 as written, and the tests list it for conversion.
 
 Reading the bibliography costs a few milliseconds, so it is loaded on first use (an
-explanation, `envelope-xl sources`, the docs), never when the catalog is imported.
+explanation, `envelope-xl sources`, the docs), never when the catalog is imported. Prose built
+at import that cites (an assumption naming the source of its default) marks its citations
+(`mark`), and the surfaces render them when they show the prose (`render`).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ LOCATOR_KINDS = {
 }
 
 _KEY = r"[a-z][a-z0-9]*(?:[-.][a-z0-9]+)*"
-_LABEL = r"(?:[A-Za-z0-9][A-Za-z0-9.\-]*|'[^';]+')"
+_LABEL = r"(?:[A-Za-z0-9][A-Za-z0-9._\-]*|'[^';]+')"
 _PART = rf"(?:(?i:{'|'.join(LOCATOR_KINDS)}) {_LABEL}|abstract)"
 _CITATION = re.compile(rf"({_KEY})(?: ({_PART}(?:, {_PART})*))?(?: \(([^();]+)\))?")
 _PART_RE = re.compile(rf"(?i:({'|'.join(LOCATOR_KINDS)})) ({_LABEL})|abstract")
@@ -170,7 +172,8 @@ class Work:
             lead += "; et al." if "others" in self.authors else ""
         else:
             lead = str(self.get("publisher"))
-        pieces = [f"{lead} ({self.get('year')})." if self.get("year") else f"{lead}.", f"{self.title}."]
+        title = self.title if self.title.endswith(("?", "!", ".")) else f"{self.title}."
+        pieces = [f"{lead} ({self.get('year')})." if self.get("year") else f"{lead}.", title]
         where = [self.get("venue"), self.get("publisher") if self.authors else "", self.get("number"),
                  self.get("edition"), self.get("version")]
         if any(where):
@@ -248,6 +251,30 @@ def readable(text: str) -> str:
     """Structured citations as short citations; any other text (free text, a file name) as is."""
     try:
         return "; ".join(short(c) for c in parse(text))
+    except CitationError:
+        return text
+
+
+#: A citation inside prose built when the catalog is imported (an assumption that names where
+#: its default comes from) is marked, and rendered as a short citation only when shown.
+_MARK = re.compile(r"\[\[([^\[\]]+)\]\]")
+
+
+def mark(text: str) -> str:
+    """`text` (citations) marked for `render`: "[[kingma2015 Algorithm 1]]"."""
+    return f"[[{text}]]"
+
+
+def render(prose: str) -> str:
+    """Prose with each marked citation as a brief one ("Kingma & Ba 2015, Algorithm 1")."""
+    return _MARK.sub(lambda m: brief(m.group(1)), prose) if "[[" in prose else prose
+
+
+def brief(text: str) -> str:
+    """Short citations without their notes, for one line of a reasoning chain (the note's
+    figures are in the data file and in `envelope-xl sources`)."""
+    try:
+        return "; ".join(short(Citation(c.key, c.parts)) for c in parse(text))
     except CitationError:
         return text
 

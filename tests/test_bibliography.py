@@ -162,7 +162,9 @@ def test_sources_command_prints_full_references():
 def test_excel_help_names_the_sources_when_they_fit():
     from envelope_xl import udfs
 
-    assert udfs.description(get("TRAIN_FLOPS")).endswith("Source: Kaplan et al. 2020.")
+    assert udfs.description(get("CHINCHILLA_TOKENS")).endswith("Source: Hoffmann et al. 2022.")
+    assert udfs.description(get("TRAIN_FLOPS")).endswith(
+        "Source: Kaplan et al. 2020; Narayanan et al. 2021; Korthikanti et al. 2022; Chowdhery et al. 2022.")
     assert all(len(udfs.description(get(name))) <= udfs.DESCRIPTION_LIMIT for name in ("MODEL_PARAMS", "TRAIN_MEM"))
 
 

@@ -39,7 +39,8 @@ CASES = [
     (
         ("TRAIN_MEM", 7e9, "int4"),
         "precision: got 'int4'; expected a floating-point training format (fp32, tf32, bf16, fp16, fp8, fp4); "
-        "integer and 4-bit storage formats hold no gradients",
+        "integer and 4-bit storage formats hold no gradients. For a frozen base stored in it, see TRAIN_PEAK_MEM "
+        'with method "qlora".',
     ),
     (
         ("MODEL_MEM", 7e9, "bf16", "GBs"),
@@ -50,7 +51,7 @@ CASES = [
     (("MODEL_MEM", 7e9, "bf16", "gigabytes"), None),  # spelled out: accepted
     (
         ("TRAIN_TIME", 7e9, 1e12, 8, "H100-SXM", "bf16", 0.4, "weeks"),
-        "unit: got 'weeks'; expected a known time unit: s, min, h, days",
+        "unit: got 'weeks'; expected a known time unit: ms, s, min, h, days",
     ),
     (
         ("TRAIN_TIME", 7e9, 1e12, 8, "H100 SMX"),
