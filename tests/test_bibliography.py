@@ -85,6 +85,17 @@ def test_checks_find_incomplete_entries():
     ]
 
 
+def test_every_source_of_a_table_is_a_citer():
+    # A table with one `source` (and `derived`), or one `x_source` (and `x_derived`) per value.
+    table = {"bandwidth": 0.6, "bandwidth_source": "kaplan2020", "bandwidth_derived": "1 / 2 = 0.5",
+             "latency": 10, "latency_source": "kingma2015", "inner": {"value": 3, "source": "little1961"}}
+    assert list(bibliography._rows(table, "f.toml", [])) == [
+        Citer("f.toml [bandwidth_source]", "kaplan2020", "1 / 2 = 0.5"),
+        Citer("f.toml [latency_source]", "kingma2015", ""),
+        Citer("f.toml [inner]", "little1961", ""),
+    ]
+
+
 def test_checks_find_wrong_arithmetic():
     rows = [Citer("a.toml [ok]", "x", "1979 / 2 = 989.5, 16 x 1.073741824 = 17.18"),
             Citer("a.toml [wrong]", "x", "3958 / 2 = 1989"), Citer("a.toml [none]", "x", "halved")]
@@ -104,6 +115,7 @@ def test_parse_reads_keys_locators_and_notes():
         Citation("x2020", ("Table 2", "Figure 3.1", "p. 12-14"), "a note, with commas"),)
     assert parse("hf-llama-3.1-8b file config.json, column 'H100 SXM', abstract") == (
         Citation("hf-llama-3.1-8b", ("file config.json", "column 'H100 SXM'", "abstract")),)
+    assert parse("hf-llama-2-7b field vocab_size") == (Citation("hf-llama-2-7b", ("field vocab_size",)),)
 
 
 @pytest.mark.parametrize("text", [
@@ -138,6 +150,18 @@ def test_short_and_full_references():
     assert sources.readable("shazeer2020 section 2; kingma2015") == "Shazeer 2020, section 2; Kingma & Ba 2015"
     assert sources.readable("a file name.json at some path") == "a file name.json at some path"
     assert sources.authors_years("kaplan2020 section 2.1; kaplan2020 Table 1") == "Kaplan et al. 2020"
+
+
+def test_citations_in_prose_built_at_import_are_rendered_when_shown():
+    text = f"a default ({sources.mark('kaplan2020 section 2.1 (C = 6N per training token)')})"
+    assert "kaplan2020" in text  # nothing is read from the bibliography until it is shown
+    assert sources.render(text) == "a default (Kaplan et al. 2020, section 2.1)"
+    assert sources.brief("kaplan2020 section 2.1 (a note); kingma2015") == (
+        "Kaplan et al. 2020, section 2.1; Kingma & Ba 2015")
+    chain = explain("PEAK_QPS", 1e6, 10).text()
+    assert "[[" not in chain and "peak_factor = 3 by default" in chain and "(Cisco, 'Prime Time for Broadband" in chain
+    choice = explain("RETRAINING_COST", 4e9, 200000, 8, 2.5).text()
+    assert "retrain_every_days = 7 by default" in choice and "(a planning choice, not a measurement)" in choice
 
 
 def test_explain_prints_short_citations():
