@@ -4,16 +4,24 @@ Each catalog entry is wrapped, never rewritten: arguments arrive as spreadsheet 
 and are handed to `catalog.bind` (an empty cell or an omitted argument takes the
 default), the core function computes, and bad input becomes a `#VALUE!` that carries
 the core's message. The `..._BREAKDOWN` functions return their table.
+
+One library function is corrected: `VALUE`, where `formulas` reads "1,234.5" as a
+date and "12:00" as today at noon. Text that is a number as Excel writes one (thousands
+separators, a currency sign, a percent sign, a negative in parentheses) or a time of
+day alone is read here, the way Excel and LibreOffice read it; everything else (dates)
+is still read by the library.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import numpy as np
 import schedula as sh
-from formulas.functions import Array, get_error, wrap_func
+from formulas.functions import Array, wrap_func, wrap_ufunc
+from formulas.functions.text import xvalue
 from formulas.tokens.operand import XlError
 
 from envelope_xl import catalog
@@ -62,12 +70,17 @@ def _function(spec: Function):
     def evaluate(*args: Any) -> Any:
         values = []
         for arg, value in zip(spec.args, args, strict=False):
-            cells = np.asarray(value, object).ravel()
-            if cells.size != 1:
-                reason = f"{spec.name}: {arg.name}: got a range of {cells.size} cells; expected a single value or cell"
-                return _as_array(error("#VALUE!", reason))
-            values.append(cells[0])
-        return _as_array(get_error(*values) or _call(spec, *values))
+            if isinstance(value, np.ndarray):
+                if value.size != 1:
+                    reason = (f"{spec.name}: {arg.name}: got a range of {value.size} cells; "
+                              "expected a single value or cell")
+                    return _as_array(error("#VALUE!", reason))
+                value = value.flat[0]
+            values.append(value)
+        for value in values:
+            if isinstance(value, XlError):
+                return _as_array(value)
+        return _as_array(_call(spec, *values))
 
     evaluate.__name__ = spec.name
     return wrap_func(evaluate)
@@ -79,13 +92,64 @@ def _as_array(result: Any) -> Array:
     return np.asarray([[result]], object).view(Array)
 
 
+# A number as Excel's VALUE reads it (en-US): sign or parentheses, currency, thousands
+# separators in groups of three, decimals, exponent, percent signs.
+_NUMBER = re.compile(r"""
+    (?P<open>\()?\s*(?P<sign>[+-])?\s*\$?\s*(?P<sign2>[+-])?\s*
+    (?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)(?P<exponent>[eE][+-]?\d+)?
+    \s*(?P<percent>%*)\s*(?(open)\)|)
+""", re.VERBOSE)
+# Text made only of what numbers are made of: if it is not a number, it is an error (never a date).
+_NUMBER_LIKE = re.compile(r"[\s(+\-$]*[\d,.\s]*\d[\d,.\s]*(?:[eE][+-]?\d+)?[%)\s]*")
+_TIME = re.compile(r"(\d{1,4}):(\d{1,2})(?::(\d{1,2}(?:\.\d*)?))?\s*([AaPp][Mm])?")
+
+
+def text_number(text: str) -> float | None:
+    """The number a text stands for, as Excel's VALUE reads it; None for text that is not one.
+
+    >>> text_number("1,234.5"), text_number("(5)"), text_number("-$1,000"), text_number("50%")
+    (1234.5, -5.0, -1000.0, 0.5)
+    >>> text_number("12:30"), text_number("6:00 PM"), text_number("2024-01-02") is None
+    (0.5208333333333334, 0.75, True)
+    """
+    stripped = text.strip()
+    m = _NUMBER.fullmatch(stripped)
+    if m is not None and not (m.group("sign") and m.group("sign2")) and not (m.group("open") and m.group("sign")):
+        value = float(m.group("digits").replace(",", "") + (m.group("exponent") or ""))
+        value /= 100 ** len(m.group("percent"))
+        return -value if m.group("open") or "-" in (m.group("sign") or "") + (m.group("sign2") or "") else value
+    m = _TIME.fullmatch(stripped)
+    if m is not None:
+        hours, minutes, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3) or 0)
+        if m.group(4):
+            if not 1 <= hours <= 12:
+                raise ValueError(text)
+            hours = hours % 12 + (12 if m.group(4).upper() == "PM" else 0)
+        if minutes > 59 or seconds >= 60:
+            raise ValueError(text)
+        return (hours * 3600 + minutes * 60 + seconds) / 86400
+    if _NUMBER_LIKE.fullmatch(stripped):
+        raise ValueError(text)  # "1,23", "1 234": not a number, and not a date either
+    return None
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, str) and not isinstance(value, XlError):
+        number = text_number(value)
+        if number is not None:
+            return number
+    return xvalue(value)
+
+
 @functools.cache
 def formulas_functions() -> dict[str, Any]:
-    """Every catalog function, by upper-case name, ready for `formulas`."""
-    return {
+    """Every catalog function, by upper-case name, ready for `formulas`, and the corrected VALUE."""
+    table = {
         spec.name.upper(): _function(spec)
         for spec in (catalog.get(name) for name in catalog.CATALOG)
     }
+    table["VALUE"] = wrap_ufunc(_value, input_parser=lambda *a: a)
+    return table
 
 
 def register() -> None:
