@@ -7,8 +7,9 @@ CHECKPOINT_SIZE, MODEL_MEM, TRAIN_TIME, GPUS_FOR_DEADLINE) and summary cells bel
 Each measurement runs in a fresh process and reports the time of the work itself
 (imports excluded) and the process's peak resident memory:
 
-- `python`, `libreoffice`: `envelope-xl recalc`'s pipeline: package checks, load,
-  evaluate every formula cell, write the values back into a copy of the file;
+- `python`, `libreoffice`: `envelope-xl recalc`'s pipeline as `runner.run_job` runs it:
+  package checks, load, evaluate every formula cell, write the values back into a copy
+  of the file;
 - `formulas reference`: a plain `formulas.ExcelModel().loads(path).finish()` and
   `calculate()` of the same workbook, the catalog functions registered the same way.
 
@@ -84,14 +85,15 @@ _ENGINE_CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 from envelope_xl.recalc.engines import select
+from envelope_xl.recalc.runner import complete
 from envelope_xl.recalc.safety import check_package
 from envelope_xl.recalc.writeback import write_back
 from envelope_xl.recalc.engine import CellError
 source, output, dump, engine_name = map(Path, sys.argv[1:5])
 engine = select(str(engine_name))
 start = time.perf_counter()
-check_package(source)
-values = engine.compute(source)
+inventory = check_package(source, keep=engine.keep)
+values = complete(engine.compute(source, inventory), inventory, engine.name)
 write_back(source, values, output, force=True)
 seconds = time.perf_counter() - start
 peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)

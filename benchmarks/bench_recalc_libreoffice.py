@@ -43,6 +43,7 @@ from envelope_xl.libreoffice import engine as lo_engine
 from envelope_xl.libreoffice import headless, profile
 from envelope_xl.libreoffice.readback import formula_values
 from envelope_xl.recalc.engine import CellError
+from envelope_xl.recalc.runner import complete
 from envelope_xl.recalc.safety import check_package
 from envelope_xl.recalc.writeback import write_back
 from envelope_xl.reference import GPUS, OPTIMIZERS, PRECISIONS
@@ -104,8 +105,9 @@ def _same(a: object, b: object) -> bool:
 
 def _engine_run(source: Path, output: Path) -> tuple[float, dict]:
     start = time.perf_counter()
-    check_package(source)
-    values = lo_engine.LibreOfficeEngine().compute(source)
+    engine = lo_engine.LibreOfficeEngine()
+    inventory = check_package(source, keep=engine.keep)
+    values = complete(engine.compute(source, inventory), inventory, engine.name)
     write_back(source, values, output, force=True)
     return time.perf_counter() - start, values
 

@@ -23,6 +23,8 @@ Every temporary file and process is removed on success, failure, timeout, Ctrl-C
 from __future__ import annotations
 
 import contextlib
+import html
+import posixpath
 import re
 import shutil
 import signal
@@ -38,8 +40,9 @@ from envelope_xl.libreoffice.extension import programmatic_name
 from envelope_xl.libreoffice.headless import DEFAULT_TIMEOUT_S, LibreOfficeError, find_soffice
 from envelope_xl.recalc.engine import CellError, Results
 from envelope_xl.recalc.names import rename_envelope_calls
-from envelope_xl.recalc.package import main_name, read_package
+from envelope_xl.recalc.package import PKG_REL_NS, main_name, member_names, read_package, resolve
 from envelope_xl.recalc.safety import DEFAULT_LIMITS, Inventory, Limits, formula_inventory
+from envelope_xl.recalc.sheetxml import SCAN
 from envelope_xl.recalc.writeback import patch_sheet
 from envelope_xl.recalc.xmledit import Editor, Tag
 
@@ -50,6 +53,7 @@ PROGRAMMATIC_NAMES = {name: programmatic_name(name) for name in CATALOG}
 # references or CDATA, which could spell one) is copied untouched, which spares parsing it.
 _MENTION = re.compile(("(?:" + "|".join(sorted(CATALOG, key=len, reverse=True)) + r")\s*\(").encode())
 _FORMULA, _DEFINED_NAME = main_name("f"), main_name("definedName")
+_RELATIONSHIP = f"{PKG_REL_NS}}}Relationship"
 
 
 def available() -> bool:
@@ -109,6 +113,27 @@ def rename_formulas(data: bytes, part: str, element: str = _FORMULA) -> bytes:
     return editor.finish()
 
 
+def spell_targets_out(data: bytes, part: str, members: dict[str, str]) -> bytes:
+    """A relationships part with each target that names a part another way (another case,
+    percent-encoded) written as that part's own name, which LibreOffice finds."""
+    editor = Editor(data, part)
+    folder, base = posixpath.split(part)
+    source = posixpath.join(posixpath.dirname(folder), base[: -len(".rels")])  # "xl/_rels/workbook.xml.rels"
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name != _RELATIONSHIP or attrs.get("TargetMode") == "External" or "Target" not in attrs:
+            return
+        target = attrs["Target"]
+        found = resolve(members, source, target)
+        literal = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+            posixpath.join(posixpath.dirname(source), target))
+        if found is not None and found != literal:
+            editor.set_attribute(editor.start_tag(), b"Target", editor.encode("/" + html.escape(found)))
+
+    editor.run(start, lambda name: None)
+    return editor.finish()
+
+
 def rename_for_libreoffice(source: Path, target: Path, inventory: Inventory | None = None) -> None:
     """Copy the workbook package, envelope calls renamed so LibreOffice binds them to the add-in,
     and the cells of Excel data tables set to #N/A (LibreOffice would compute them wrongly)."""
@@ -121,10 +146,13 @@ def rename_for_libreoffice(source: Path, target: Path, inventory: Inventory | No
             }
     with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
         package = read_package(zin)
+        members = member_names(zin)
         sheet_parts = {sheet.part for sheet in package.sheets}
         for info in zin.infolist():
             data = zin.read(info)
-            if info.filename in sheet_parts and _may_call_envelope(data):
+            if info.filename.lower().endswith(".rels"):
+                data = spell_targets_out(data, info.filename, members)
+            elif info.filename in sheet_parts and _may_call_envelope(data):
                 data = rename_formulas(data, info.filename)
             elif info.filename == package.workbook_part and _may_call_envelope(data):
                 data = rename_formulas(data, info.filename, _DEFINED_NAME)
@@ -183,23 +211,23 @@ class LibreOfficeEngine:
     """Computes workbooks with LibreOffice headless and the envelope-xl add-in."""
 
     name = "libreoffice"
+    keep = SCAN
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT_S, limits: Limits = DEFAULT_LIMITS) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout: got {timeout!r}; expected a number of seconds > 0")
         self.timeout, self.limits = timeout, limits
 
-    def compute(self, path: Path) -> Results:
+    def compute(self, path: Path, inventory: Inventory | None = None) -> Results:
         """Evaluate every formula cell of the workbook at `path` (never modified)."""
         source = Path(path)
         reason = unavailable_reason()
         if reason is not None:
             raise LibreOfficeError(reason)
         with _stopped_by_sigterm():
-            return self._compute(source)
+            return self._compute(source, inventory or formula_inventory(source, self.limits))
 
-    def _compute(self, source: Path) -> Results:
-        inventory = formula_inventory(source, self.limits)
+    def _compute(self, source: Path, inventory: Inventory) -> Results:
         template = profile.template_profile(self.timeout)
         with _scratch_folder() as folder:
             (folder / "in").mkdir()

@@ -55,7 +55,7 @@ def _plain(value: Any) -> Any:
 
 def _call(spec: Function, *args: Any) -> Any:
     try:
-        result = spec.fn(*catalog.bind(spec, tuple(_plain(a) for a in args)))
+        result = spec.fn(*catalog.bind(spec, tuple([_plain(a) for a in args])))
     except InputError as exc:
         return error("#VALUE!", f"{spec.name}: {exc}")
     if isinstance(result, float) and result != result:  # NaN
@@ -67,26 +67,33 @@ def _function(spec: Function):
     """One value per argument, as the Excel add-in takes them: a range of several cells is
     refused (not applied element-wise), so a workbook computes the same here and in Excel."""
 
-    def evaluate(*args: Any) -> Any:
+    def direct(*args: Any) -> Any:
+        """The result itself (a value, an error, or the rows of a table); arguments are values or arrays."""
         values = []
         for arg, value in zip(spec.args, args, strict=False):
             if isinstance(value, np.ndarray):
                 if value.size != 1:
                     reason = (f"{spec.name}: {arg.name}: got a range of {value.size} cells; "
                               "expected a single value or cell")
-                    return _as_array(error("#VALUE!", reason))
+                    return error("#VALUE!", reason)
                 value = value.flat[0]
             values.append(value)
         for value in values:
             if isinstance(value, XlError):
-                return _as_array(value)
-        return _as_array(_call(spec, *values))
+                return value
+        return _call(spec, *values)
 
-    evaluate.__name__ = spec.name
-    return wrap_func(evaluate)
+    def evaluate(*args: Any) -> Any:
+        return as_array(direct(*args))
+
+    evaluate.__name__ = direct.__name__ = spec.name
+    wrapped = wrap_func(evaluate)
+    wrapped.direct = direct  # what the python engine calls, without the library's wrappers
+    return wrapped
 
 
-def _as_array(result: Any) -> Array:
+def as_array(result: Any) -> Array:
+    """A result as `formulas` passes values on: a 2-D object array (a table's rows, or 1x1)."""
     if isinstance(result, list):
         return np.asarray(result, object).view(Array)
     return np.asarray([[result]], object).view(Array)

@@ -137,6 +137,8 @@ def _rels(zf: zipfile.ZipFile, members: dict[str, str], part: str) -> dict[str, 
 
 
 _TRUE = ("1", "true")
+#: Characters Excel refuses in a sheet name (LibreOffice drops or renames such sheets).
+_FORBIDDEN_IN_NAMES = re.compile(r"[\\/?*\[\]:]")
 
 
 def read_package(zf: zipfile.ZipFile) -> Package:
@@ -156,6 +158,9 @@ def read_package(zf: zipfile.ZipFile) -> Package:
     all_sheets = list(root.iter(_q("sheet")))
     for index, sheet in enumerate(all_sheets):
         name = sheet.get("name", "")
+        if not name or _FORBIDDEN_IN_NAMES.search(name) or name[0] == "'" or name[-1] == "'":
+            raise PackageError(f"the sheet name {name!r} is one Excel does not allow (empty, with one of "
+                               "\\ / ? * [ ] :, or starting or ending with '); rename the sheet")
         if name.casefold() in seen:
             raise PackageError(f"two sheets are named {seen[name.casefold()]!r} and {name!r}, which Excel "
                                "does not allow (sheet names ignore case): the file is corrupt")

@@ -38,8 +38,9 @@ from formulas.tokens.operand import XlError, range2parts
 from envelope_xl.recalc import functions, names
 from envelope_xl.recalc.engine import CellError, CellValue, Results
 from envelope_xl.recalc.formula import Area, Name, Omitted, Template, cell_name, parse_area, template
-from envelope_xl.recalc.safety import DEFAULT_LIMITS, Limits
-from envelope_xl.recalc.workbook import Book, Cell, Sheet, read_book
+from envelope_xl.recalc.safety import DEFAULT_LIMITS, Inventory, Limits
+from envelope_xl.recalc.sheetxml import INPUTS
+from envelope_xl.recalc.workbook import Book, Cell, Sheet, book_from, read_book
 
 #: Why each error value usually appears, for errors that carry no reason of their own.
 ERROR_MEANINGS = {
@@ -69,13 +70,18 @@ class PythonEngine:
     """Evaluates workbooks with `formulas`; works right after `pip install`."""
 
     name = "python"
+    keep = INPUTS
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
 
-    def compute(self, path: Path) -> Results:
-        """Every formula cell of the workbook at `path`, computed."""
-        return Evaluation(read_book(Path(path), self.limits)).run()
+    def compute(self, path: Path, inventory: Inventory | None = None) -> Results:
+        """Every formula cell of the workbook at `path`, computed (from `inventory` if it holds the inputs)."""
+        if inventory is not None and inventory.inputs:
+            book = book_from(Path(path), inventory)
+        else:
+            book = read_book(Path(path), self.limits)
+        return Evaluation(book).run()
 
 
 class _FailureError(Exception):
@@ -86,10 +92,15 @@ class _FailureError(Exception):
         self.code, self.reason = code, reason
 
 
+#: How a reference is handed to the function that reads it: the cell's value itself (catalog
+#: functions), the array of values `formulas` would extract, or the `Ranges` object.
+SCALAR, GRID, RANGES = range(3)
+
+
 @dataclass
 class _Compiled:
     function: Callable[[list[Any]], Any] | None  # takes the inputs, one per placeholder, in order
-    ranges: tuple[bool, ...]  # per placeholder: does its consumer need a Ranges (else the plain value)?
+    modes: tuple[int, ...]  # per placeholder: SCALAR, GRID or RANGES
     failure: CellError | None = None
 
 
@@ -153,17 +164,31 @@ def _takes_values(function: Any) -> bool:
     return getattr(function, "__code__", None) is _VALUE_WRAPPER
 
 
+def _direct_call(direct: Callable[..., Any], root: bool) -> Callable[..., Any]:
+    """A catalog function called as `formulas.functions.wrap_func` would call it (a reference read
+    as its value, a failure as #VALUE!), its result an array unless it is the formula's own value."""
+
+    def call(*args: Any) -> Any:
+        try:
+            result = direct(*[a.value if isinstance(a, Ranges) else a for a in args])
+        except Exception:
+            result = functions.error("#VALUE!", f"{direct.__name__}: evaluation failed")
+        return result if root and not isinstance(result, list) else functions.as_array(result)
+
+    return call
+
+
 class _Compiler:
     """Nested Python calls equivalent to `formulas`' compiled dispatcher for one formula."""
 
     def __init__(self, builder, cell_ranges: Ranges | None) -> None:
         self.dsp = builder.dsp
         self.cell_ranges = cell_ranges
-        self.ranges: dict[int, bool] = {}
+        self.modes: dict[int, int] = {}
         root = builder.get_node_id(builder[-1])
-        self.function = self.node(root, needs_ranges=False)
+        self.function = self.node(root, SCALAR, root=True)
 
-    def node(self, data_id: Any, needs_ranges: bool) -> Callable[[list[Any]], Any]:
+    def node(self, data_id: Any, mode: int, root: bool = False) -> Callable[[list[Any]], Any]:
         dsp = self.dsp
         if data_id is CELL:
             if self.cell_ranges is None:
@@ -183,13 +208,17 @@ class _Compiler:
             if m is None:  # an identifier that is neither a reference nor a defined name
                 raise _FailureError("#NAME?", f"unknown name {name}")
             index = int(m.group(1))
-            self.ranges[index] = needs_ranges
+            self.modes[index] = mode
             return lambda args: args[index]
         (function_id,) = producers
         node = dsp.nodes[function_id]
         function, inputs = node["function"], node["inputs"]
-        wants_ranges = not _takes_values(function)
-        parts = [self.node(i, wants_ranges) for i in inputs]
+        direct = getattr(function, "direct", None)
+        if direct is not None:  # a catalog function: its own body, with what the library's wrappers do
+            function, mode = _direct_call(direct, root), SCALAR
+        else:
+            mode = GRID if _takes_values(function) else RANGES
+        parts = [self.node(i, mode) for i in inputs]
         if len(parts) == 1:
             (a,) = parts
 
@@ -244,6 +273,7 @@ class Evaluation:
         self.owner: dict[Key, Key] = {}  # cell of an array formula's range -> its anchor
         self.area_cache: dict[tuple[int, Area], tuple[Ranges | None, np.ndarray]] = {}
         self.name_values: dict[tuple[int | None, str], Any] = {}
+        self.resolved_names: dict[tuple[int, Name], Any] = {}
         self.results: dict[Key, CellValue] = {}
         self._index_formula_cells()
 
@@ -252,6 +282,7 @@ class Evaluation:
     def _index_formula_cells(self) -> None:
         """Where formula cells are, so a range finds the ones it covers quickly."""
         self.columns: list[dict[int, list[int]]] = []
+        self.formula_cells: list[set[Cell]] = []  # per sheet: formula cells and array formula ranges
         for i, sheet in enumerate(self.sheets):
             by_col: dict[int, list[int]] = defaultdict(list)
             for (row, col) in sheet.formulas:
@@ -270,6 +301,7 @@ class Evaluation:
                     for col in range(area.col1, area.col2 + 1):
                         self._store(i, row, col, err)
             self.columns.append({c: sorted(set(rows)) for c, rows in by_col.items()})
+            self.formula_cells.append({(r, c) for c, rows in by_col.items() for r in rows})
 
     def _is_name(self, sheet: int):
         def known(scope_sheet: str | None, name: str) -> bool:
@@ -314,7 +346,10 @@ class Evaluation:
                 return sheet, ref
             idx = self.sheet_index.get(ref.sheet.casefold())
             return None if idx is None else (idx, ref)
-        return self._name(sheet, ref)
+        found = self.resolved_names.get((sheet, ref))
+        if found is None:
+            found = self.resolved_names[(sheet, ref)] = self._name(sheet, ref)
+        return found
 
     def _name(self, sheet: int, ref: Name) -> Any:
         scope = sheet if ref.sheet is None else self.sheet_index.get(ref.sheet.casefold())
@@ -334,14 +369,20 @@ class Evaluation:
         self.name_values[key] = value
         return value
 
-    def _dependencies(self, key: Key):
+    def _dependencies(self, key: Key) -> list[Key]:
         owner = self.owner.get(key)
         if owner is not None:
-            yield owner
-            return
+            return [owner]
         i = key[0]
+        found: list[Key] = []
+        formula_cells = self.formula_cells[i]
         for ref in self._template(key).refs:
-            yield from self._ref_dependencies(i, ref)
+            if type(ref) is Area and ref.sheet is None and ref.row1 == ref.row2 and ref.col1 == ref.col2:
+                if (ref.row1, ref.col1) in formula_cells:  # the common case: one cell of the same sheet
+                    found.append((i, ref.row1, ref.col1))
+            else:
+                found.extend(self._ref_dependencies(i, ref))
+        return found
 
     def _ref_dependencies(self, sheet: int, ref, names_seen: frozenset = frozenset()):
         if isinstance(ref, Omitted):
@@ -380,14 +421,14 @@ class Evaluation:
                 if start in state:
                     continue
                 state[start] = 1
-                stack = [(start, self._dependencies(start))]
+                stack = [(start, iter(self._dependencies(start)))]
                 while stack:
                     key, deps = stack[-1]
                     for dep in deps:
                         seen = state.get(dep)
                         if seen is None:
                             state[dep] = 1
-                            stack.append((dep, self._dependencies(dep)))
+                            stack.append((dep, iter(self._dependencies(dep))))
                             break
                         if seen == 1:
                             self._circular(dep, [k for k, _ in stack])
@@ -410,7 +451,12 @@ class Evaluation:
         if key in self.owner or key in self.results:
             return  # filled by its array formula, or part of a circular reference
         i, row, col = key
-        value = _Formula(self, i, self._template(key), None, (row, col))()
+        tpl = self._template(key)
+        compiled = self.compiled_for(i, tpl, (row, col))
+        if compiled.failure is not None:
+            value = functions.error(compiled.failure.code, compiled.failure.reason)
+        else:
+            value = self.call(i, tpl, compiled, f"{self.sheets[i].name}!{cell_name(row, col)}")
         area = self.sheets[i].arrays.get((row, col))
         if area is None:
             self._store(i, row, col, _top_left(value))
@@ -429,6 +475,16 @@ class Evaluation:
                     cell = functions.error("#N/A", "outside the array the formula returned")
                 self._store(i, r, c, cell)
 
+    def call(self, sheet: int, tpl: Template, compiled: _Compiled, where: str) -> Any:
+        """The value of a compiled formula on `sheet` with the references of `tpl`."""
+        input_value = self.input_value
+        args = [input_value(sheet, ref, mode) for ref, mode in zip(tpl.refs, compiled.modes, strict=True)]
+        try:
+            result = compiled.function(args)
+        except Exception as exc:  # a library failure on one cell must not stop the workbook
+            return functions.error("#VALUE!", f"{where}: evaluation failed ({type(exc).__name__})")
+        return result.value if isinstance(result, Ranges) else result
+
     def _store(self, i: int, row: int, col: int, value: Any) -> None:
         value = _scalar(value)
         self.values[i][(row, col)] = value
@@ -438,6 +494,9 @@ class Evaluation:
 
     def compiled_for(self, sheet: int, tpl: Template, cell: Cell | None) -> _Compiled:
         """The compiled function of a formula shape (per cell only for ROW()/COLUMN()-like calls)."""
+        entry = self.compiled.get(tpl.text)
+        if entry is not None:
+            return entry
         uses_cell = any(c.upper() in self.cell_functions for c in tpl.calls)
         cache_key = (tpl.text, sheet, cell) if uses_cell else tpl.text
         entry = self.compiled.get(cache_key)
@@ -468,14 +527,17 @@ class Evaluation:
             return _Compiled(None, (), CellError(failure.code, failure.reason))
         except Exception as exc:  # the library's parse errors have no common base class
             return _Compiled(None, (), CellError("#NAME?", f"formula not understood ({type(exc).__name__})"))
-        ranges = tuple(compiler.ranges.get(i, True) for i in range(len(tpl.refs)))
-        return _Compiled(compiler.function, ranges)
+        modes = tuple(compiler.modes.get(i, RANGES) for i in range(len(tpl.refs)))
+        return _Compiled(compiler.function, modes)
 
-    def input_value(self, sheet: int, ref: Area | Name | Omitted, as_ranges: bool = True) -> Any:
-        """What a compiled formula receives for one reference: a Ranges, or the value a function reads."""
-        if isinstance(ref, Area) and ref.sheet is None and ref.row1 == ref.row2 and ref.col1 == ref.col2:
-            grid = np.array([[self.values[sheet].get((ref.row1, ref.col1), sh.EMPTY)]], object)
-            return _ranges(self.sheets[sheet], ref, grid) if as_ranges else grid
+    def input_value(self, sheet: int, ref: Area | Name | Omitted, mode: int = RANGES) -> Any:
+        """What a compiled formula receives for one reference (see SCALAR, GRID, RANGES)."""
+        if type(ref) is Area and ref.sheet is None and ref.row1 == ref.row2 and ref.col1 == ref.col2:
+            value = self.values[sheet].get((ref.row1, ref.col1), sh.EMPTY)
+            if mode == SCALAR:
+                return value
+            grid = np.array([[value]], object)
+            return _ranges(self.sheets[sheet], ref, grid) if mode == RANGES else grid
         if isinstance(ref, Omitted):
             return _OMITTED
         target = self._resolve(sheet, ref)
@@ -487,12 +549,15 @@ class Evaluation:
             return _error_input(target)
         idx, area = target
         if area.single:
-            grid = np.array([[self.values[idx].get((area.row1, area.col1), sh.EMPTY)]], object)
-            return _ranges(self.sheets[idx], area, grid) if as_ranges else grid
+            value = self.values[idx].get((area.row1, area.col1), sh.EMPTY)
+            if mode == SCALAR:
+                return value
+            grid = np.array([[value]], object)
+            return _ranges(self.sheets[idx], area, grid) if mode == RANGES else grid
         cached = self.area_cache.get(target)
         if cached is None:
             cached = self.area_cache[target] = (None, self._area_grid(idx, area))
-        if not as_ranges:
+        if mode != RANGES:
             return cached[1]
         if cached[0] is None:
             cached = self.area_cache[target] = (_ranges(self.sheets[idx], self._trimmed(idx, area), cached[1]),
@@ -540,14 +605,7 @@ class _Formula:
         compiled = ev.compiled_for(self.sheet, self.template, self.cell)
         if compiled.failure is not None:
             return functions.error(compiled.failure.code, compiled.failure.reason)
-        refs, sheet = self.template.refs, self.sheet
-        args = [ev.input_value(sheet, ref, as_ranges) for ref, as_ranges in zip(refs, compiled.ranges, strict=True)]
-        try:
-            result = compiled.function(args)
-        except Exception as exc:  # a library failure on one cell must not stop the workbook
-            where = self.where or f"{ev.sheets[sheet].name}!{cell_name(*self.cell)}"
-            return functions.error("#VALUE!", f"{where}: evaluation failed ({type(exc).__name__})")
-        return result.value if isinstance(result, Ranges) else result
+        return ev.call(self.sheet, self.template, compiled, self.where or "")
 
 
 #: What an omitted argument passes: an empty cell, which the catalog wrappers read as "use the default".

@@ -128,10 +128,10 @@ def run_job(job: Job) -> FileResult:
         if not job.source.is_file():
             raise PackageError("no such file")
         check_output(job.source, job.output, job.force)
-        inventory = check_package(job.source, job.limits)
         engine = select(job.engine, job.limits)
+        inventory = check_package(job.source, job.limits, engine.keep)
         result.engine = engine.name
-        values = complete(engine.compute(job.source), inventory, engine.name)
+        values = complete(engine.compute(job.source, inventory), inventory, engine.name)
         result.formula_cells = len(values)
         failed = {key: v for key, v in values.items() if isinstance(v, CellError)}
         if failed:
@@ -318,6 +318,7 @@ def run_jobs(
     except (Interrupted, KeyboardInterrupt):
         with _signals_held():
             _stop(list(running.values()))
+            _stop_helpers()
             for path, device, inode in placed:
                 with contextlib.suppress(OSError):
                     info = os.lstat(path)
@@ -331,6 +332,16 @@ def run_jobs(
                 r.job.temp.unlink(missing_ok=True)
                 r.receiver.close()
     return [results[i] for i in sorted(results)]
+
+
+def _stop_helpers() -> None:
+    """Stop multiprocessing's fork server and resource tracker now rather than when this process
+    ends, so nothing of the run is left once it has stopped (CPython's own stop methods, if present)."""
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+        with contextlib.suppress(Exception):
+            helper._stop()
 
 
 def _put_in_place(job: Job, result: FileResult, placed: list[tuple[Path, int, int]]) -> None:

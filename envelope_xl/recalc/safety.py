@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envelope_xl.recalc import xmlsafe
+from envelope_xl.recalc.engine import CellError
 from envelope_xl.recalc.formula import cell_name
 from envelope_xl.recalc.package import (
     Package,
@@ -32,8 +33,9 @@ from envelope_xl.recalc.package import (
     member_names,
     parse_xml,
     read_package,
+    shared_strings,
 )
-from envelope_xl.recalc.sheetxml import SCAN, Budget, SheetCells, check_extent, read_sheet
+from envelope_xl.recalc.sheetxml import INPUTS, SCAN, Budget, SheetCells, check_extent, read_sheet
 
 MB = 1_000_000
 
@@ -75,6 +77,7 @@ class Inventory:
 
     package: Package
     sheets: tuple[SheetCells, ...]
+    inputs: bool = False  # the sheets also hold their constants and formula texts (read with INPUTS)
 
     def formula_cells(self) -> set[tuple[str, str]]:
         """(sheet, "B2") of every cell a formula fills: anchors, array formula and data table ranges."""
@@ -92,8 +95,12 @@ class Inventory:
         return found
 
 
-def check_package(path: Path, limits: Limits = DEFAULT_LIMITS) -> Inventory:
-    """Refuse `path` with UnsafeWorkbookError (or PackageError) unless it is a workbook within `limits`."""
+def check_package(path: Path, limits: Limits = DEFAULT_LIMITS, keep: str = SCAN) -> Inventory:
+    """Refuse `path` with UnsafeWorkbookError (or PackageError) unless it is a workbook within `limits`.
+
+    With `keep=INPUTS` the worksheets' constants and formula texts are kept too (error
+    values as CellError), so the python engine need not read the file again.
+    """
     size = path.stat().st_size
     if size > limits.max_file_size:
         raise UnsafeWorkbookError(f"{size / MB:.0f} MB on disk, over the limit of {limits.max_file_size / MB:.0f} MB")
@@ -110,7 +117,7 @@ def check_package(path: Path, limits: Limits = DEFAULT_LIMITS) -> Inventory:
     with zf:
         _check_directory(zf.infolist(), limits)
         try:
-            return _check_parts(zf, limits)
+            return _check_parts(zf, limits, keep)
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
             raise PackageError(f"a part cannot be read, the file is corrupt ({exc})") from None
 
@@ -170,12 +177,13 @@ def _is_xml(info: zipfile.ZipInfo, head: bytes, defaults: dict[str, str], overri
     return kind.lower().endswith("xml") or name.lower().endswith(_XML_SUFFIXES) or xmlsafe.encoding_of(head) is not None
 
 
-def _check_parts(zf: zipfile.ZipFile, limits: Limits) -> Inventory:
+def _check_parts(zf: zipfile.ZipFile, limits: Limits, keep: str) -> Inventory:
     members = member_names(zf)
     defaults, overrides = _content_types(zf, members)
     package = read_package(zf)
     sheets_by_part = {sheet.part: sheet for sheet in package.sheets}
     budget = Budget(limits.max_cells)
+    strings = shared_strings(zf, package.shared_strings_part) if keep == INPUTS else []
     scanned: dict[str, SheetCells] = {}
     for info in zf.infolist():
         if info.is_dir():
@@ -183,14 +191,17 @@ def _check_parts(zf: zipfile.ZipFile, limits: Limits) -> Inventory:
         sheet = sheets_by_part.get(info.filename)
         if sheet is not None:
             with zf.open(info) as source:
-                scanned[info.filename] = read_sheet(source, sheet, SCAN, limits, budget)
+                scanned[info.filename] = read_sheet(source, sheet, keep, limits, budget, strings, package.date1904,
+                                                    CellError)
             continue
+        if keep == INPUTS and info.filename == package.shared_strings_part:
+            continue  # parsed, hardened, just above
         with zf.open(info) as source:
             head = source.read(64)
         if _is_xml(info, head, defaults, overrides):
             with zf.open(info) as source:
                 xmlsafe.check(source, info.filename)
-    return Inventory(package, tuple(scanned[s.part] for s in package.sheets))
+    return Inventory(package, tuple(scanned[s.part] for s in package.sheets), keep == INPUTS)
 
 
 def formula_inventory(path: Path, limits: Limits = DEFAULT_LIMITS) -> Inventory:

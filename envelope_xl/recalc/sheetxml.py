@@ -100,7 +100,8 @@ def serial_date(text: str, date1904: bool) -> float:
     return delta.days + delta.seconds / 86400 + delta.microseconds / 86_400e6
 
 
-def _position(ref: str) -> Cell:
+def position(ref: str) -> Cell:
+    """(row, column) of a cell reference as a worksheet stores it ("AB12"), checked."""
     m = _CELL_REF.fullmatch(ref)
     if m is None:
         raise PackageError(f"{ref!r} is not a cell reference")
@@ -163,7 +164,7 @@ def read_sheet(
                     where = cell_name(row, col) if col <= MAX_COL else where
                 else:
                     where = ref
-                    r, c = _position(ref)
+                    r, c = position(ref)
                     if r != row:
                         fail(f"the cell is inside row {row}")
                     if c <= col:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from formulas.tokens.operand import Error as FormulasError
 
+from envelope_xl.recalc.engine import CellError
 from envelope_xl.recalc.formula import cell_name, parse_cell
 from envelope_xl.recalc.package import DefinedName, Package, read_package, shared_strings
-from envelope_xl.recalc.safety import DEFAULT_LIMITS, Limits
+from envelope_xl.recalc.safety import DEFAULT_LIMITS, Inventory, Limits
 from envelope_xl.recalc.sheetxml import INPUTS, Budget, Cell, SheetCells, read_sheet
 
 #: A worksheet as the python engine reads it.
@@ -43,6 +44,15 @@ class Book:
 
 def _error(code: str):
     return FormulasError.errors[code] if code in FormulasError.errors else FormulasError.errors["#VALUE!"]
+
+
+def book_from(path: Path, inventory: Inventory) -> Book:
+    """The book the checks already read (`check_package(..., keep=INPUTS)`), error values as `formulas` has them."""
+    for sheet in inventory.sheets:
+        for cell, value in sheet.values.items():
+            if isinstance(value, CellError):
+                sheet.values[cell] = _error(value.code)
+    return Book(path, list(inventory.sheets), inventory.package.names)
 
 
 def read_book(path: Path, limits: Limits = DEFAULT_LIMITS) -> Book:

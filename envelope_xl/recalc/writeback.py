@@ -39,7 +39,7 @@ from pathlib import Path
 from envelope_xl.recalc.engine import CellError, CellValue, Results
 from envelope_xl.recalc.formula import cell_name, parse_area, parse_cell
 from envelope_xl.recalc.package import PackageError, main_name, read_package
-from envelope_xl.recalc.sheetxml import ERROR_CODES
+from envelope_xl.recalc.sheetxml import ERROR_CODES, position
 from envelope_xl.recalc.xmledit import Editor, Tag
 
 Cell = tuple[int, int]
@@ -50,7 +50,6 @@ _SHEET_DATA, _ROW, _C, _F, _V, _IS, _DIMENSION = (
 _CALC_PR = main_name("calcPr")
 #: Children of `workbook` that come before `calcPr` in the schema (CT_Workbook).
 _BEFORE_CALC_PR = frozenset(main_name(t) for t in ("sheets", "functionGroups", "externalReferences", "definedNames"))
-_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 # What ST_Xstring writes as _xHHHH_: XML 1.0's forbidden characters, CR, and "_" before "xHHHH_".
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
@@ -273,8 +272,7 @@ class _SheetPatch:
             if self.cell is not None and name in (_F, _V, _IS):
                 if name in self.cell:
                     raise PackageError(f"part {self.part}: a cell with two {name.split('}')[-1]} elements")
-                tag = self.editor.start_tag()
-                self.cell[name] = [tag, tag.end if tag.empty else None]
+                self.cell[name] = [self.editor.position(), None]  # where it starts, where its end tag starts
         elif depth == 3:
             if self.in_data and name == _ROW:
                 self._start_row(attrs)
@@ -299,10 +297,7 @@ class _SheetPatch:
                 self._finish_cell()
         elif depth == 5:
             if self.cell is not None and name in (_F, _V, _IS):
-                entry = self.cell[name]
-                if entry[1] is None:
-                    entry[1] = self.editor.position()  # where the content ends
-                    entry.append(self.editor.end_tag_end())
+                self.cell[name][1] = self.editor.position()
         elif depth == 3:
             if self.row_tag is not None and name == _ROW:
                 at = self.editor.position()
@@ -320,17 +315,18 @@ class _SheetPatch:
     def _start_row(self, attrs: dict[str, str]) -> None:
         number = attrs.get("r")
         self.row = int(number) if number is not None else self.row + 1
-        tag = self.editor.start_tag()
         rows = self.rows
         if rows and rows[0] < self.row:  # rows before this one that hold no cell yet
             k = 0
             while k < len(rows) and rows[k] < self.row:
                 k += 1
-            self.editor.replace(tag.start, tag.start, b"".join(self._new_row(r) for r in rows[:k]))
+            at = self.editor.position()
+            self.editor.replace(at, at, b"".join(self._new_row(r) for r in rows[:k]))
             del rows[:k]
         if not rows or rows[0] != self.row:
             return
         rows.pop(0)
+        tag = self.editor.start_tag()
         waiting = sorted(self.pending[self.row])
         if tag.empty:  # <row r="5"/>: open it and put the cells in
             self.editor.replace(tag.attributes[1], tag.end, b">" + self._new_cells(self.row, waiting, tag.prefix)
@@ -340,24 +336,19 @@ class _SheetPatch:
 
     def _start_cell(self, attrs: dict[str, str]) -> None:
         ref = attrs.get("r")
-        if ref is None:
-            self.col += 1
-        else:
-            m = _CELL_REF.fullmatch(ref)
-            if m is None:
-                raise PackageError(f"part {self.part}: {ref!r} is not a cell reference")
-            self.col = parse_cell(f"{m.group(1)}{m.group(2)}")[1]
-        tag = self.editor.start_tag()
+        self.col = self.col + 1 if ref is None else position(ref)[1]
         waiting = self.waiting
         if waiting and waiting[0] < self.col:
             k = 0
             while k < len(waiting) and waiting[k] < self.col:
                 k += 1
-            self.editor.replace(tag.start, tag.start, self._new_cells(self.row, waiting[:k], self.row_tag.prefix))
+            at = self.editor.position()
+            self.editor.replace(at, at, self._new_cells(self.row, waiting[:k], self.row_tag.prefix))
             del waiting[:k]
         if not waiting or waiting[0] != self.col:
             return
         waiting.pop(0)
+        tag = self.editor.start_tag()
         value = self.pending[self.row][self.col]
         if tag.empty:  # <c r="B2" s="1"/>: a cell of an array range that holds no value yet
             kind, text = _typed(value)
@@ -365,6 +356,11 @@ class _SheetPatch:
             self.editor.replace(tag.attributes[1], tag.end, b">" + self._v(tag.prefix, text) + b"</" + tag.name + b">")
             return
         self.cell = {"tag": tag, "value": value}
+
+    def _element(self, span: list[int]) -> tuple[Tag, int]:
+        """A child element's start tag and where the element ends."""
+        tag = self.editor.tag_at(span[0])
+        return tag, tag.end if tag.empty else self.editor.end_tag_end(span[1])
 
     def _finish_cell(self) -> None:
         cell, self.cell = self.cell, None
@@ -374,18 +370,18 @@ class _SheetPatch:
         self._retype(tag, kind)
         v, f, inline = cell.get(_V), cell.get(_F), cell.get(_IS)
         if v is not None:
-            v_tag = v[0]
+            v_tag = editor.tag_at(v[0])
             if v_tag.empty:
                 editor.replace(v_tag.start, v_tag.end, self._v(v_tag.prefix, text))
             else:
                 editor.replace(v_tag.end, v[1], editor.encode(text))
         else:
-            at = (f[2] if len(f) > 2 else f[1]) if f is not None else tag.end
+            at = self._element(f)[1] if f is not None else tag.end
             editor.replace(at, at, self._v(tag.prefix, text))
         if inline is not None:  # an inline string is a value too: the computed one replaces it
-            editor.replace(inline[0].start, inline[2] if len(inline) > 2 else inline[1], b"")
+            editor.replace(inline[0], self._element(inline)[1], b"")
         if f is not None and self.drop_formulas:
-            editor.replace(f[0].start, f[2] if len(f) > 2 else f[1], b"")
+            editor.replace(f[0], self._element(f)[1], b"")
 
     def _retype(self, tag: Tag, kind: str) -> None:
         self.editor.set_attribute(tag, b"t", kind.encode() if kind else None)

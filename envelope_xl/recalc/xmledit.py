@@ -10,7 +10,7 @@ result is parsed again before anyone uses it (`finish`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from envelope_xl.recalc import xmlsafe
 from envelope_xl.recalc.xmlsafe import PackageError
@@ -22,8 +22,7 @@ _ATTRIBUTE = re.compile(rb"""(\s+)([^\s=/>]+)(\s*=\s*)("[^"]*"|'[^']*')""")
 _CODECS = {"utf-8": "utf-8", "ascii": "ascii", "iso8859-1": "latin-1", "cp1252": "cp1252"}
 
 
-@dataclass
-class Tag:
+class Tag(NamedTuple):
     """A start tag in a part: where it is and what it says."""
 
     start: int
@@ -55,15 +54,18 @@ class Editor:
 
     def start_tag(self) -> Tag:
         """The start tag the parser is at (call from a start handler)."""
-        at = self.parser.CurrentByteIndex
+        return self.tag_at(self.parser.CurrentByteIndex)
+
+    def tag_at(self, at: int) -> Tag:
+        """The start tag at byte `at` (where a start handler was called)."""
         m = _START_TAG.match(self.data, at)
         if m is None:
             raise PackageError(f"part {self.part}: unexpected markup at byte {at}")
         return Tag(at, m.end(), m.group(1), m.span(2), bool(m.group(4)))
 
-    def end_tag_end(self) -> int:
-        """Where the end tag the parser is at finishes (call from an end handler of a non-empty element)."""
-        at = self.parser.CurrentByteIndex
+    def end_tag_end(self, at: int | None = None) -> int:
+        """Where the end tag at byte `at` (by default: the one the parser is at) finishes."""
+        at = self.parser.CurrentByteIndex if at is None else at
         m = _END_TAG.match(self.data, at)
         if m is None:
             raise PackageError(f"part {self.part}: unexpected markup at byte {at}")
