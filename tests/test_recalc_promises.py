@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 import xml.etree.ElementTree as ET
@@ -479,6 +480,27 @@ def test_two_runs_to_the_same_new_output_never_both_succeed(tmp_path):
     assert "exists; use --force" in loser.message
     winner = next(r for r in results if r.status == OK)
     assert winner.formula_cells == len(load_workbook(target)["Sheet"]["B"])
+    assert [p.name for p in target.parent.iterdir()] == ["plan.xlsx"]
+
+
+def test_an_output_that_appears_while_the_result_is_written_is_never_replaced(tmp_path):
+    source = _many_cells(tmp_path / "plan.xlsx", 40_000)  # a few hundred milliseconds of writing
+    results = PythonEngine().compute(source)
+    target = tmp_path / "out" / "plan.xlsx"
+    target.parent.mkdir()
+
+    def another_run() -> None:  # puts its own output in place while this one is being written
+        deadline = time.monotonic() + 60
+        while not list(target.parent.glob(".plan.xlsx.*.tmp")) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        target.write_bytes(b"the other run's output")
+
+    other = threading.Thread(target=another_run)
+    other.start()
+    with pytest.raises(FileExistsError, match="exists; use --force"):
+        write_back(source, results, target)
+    other.join()
+    assert target.read_bytes() == b"the other run's output"
     assert [p.name for p in target.parent.iterdir()] == ["plan.xlsx"]
 
 
