@@ -44,6 +44,9 @@ def error(code: str, reason: str) -> ReasonedError:
 
 def _plain(value: Any) -> Any:
     """A spreadsheet value as the core expects it: Python numbers, None for empty."""
+    kind = type(value)
+    if kind is float or kind is str:  # what cells hold, first
+        return value
     if value is sh.EMPTY or value is None:
         return None
     if isinstance(value, (bool, np.bool_)):
