@@ -40,8 +40,6 @@ _UNMARKED = (
     (b"<\x00", "utf-16-le"), (b"\x00<", "utf-16-be"),
 )
 _DECLARED = re.compile(rb"""<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-#: Encodings whose markup is ASCII, so byte offsets and byte patterns line up with the text.
-ASCII_COMPATIBLE = frozenset({"utf-8", "us-ascii", "ascii", "iso-8859-1", "latin-1"})
 
 
 def qualified(namespace: str, local: str) -> str:
