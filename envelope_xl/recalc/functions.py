@@ -5,11 +5,12 @@ and are handed to `catalog.bind` (an empty cell or an omitted argument takes the
 default), the core function computes, and bad input becomes a `#VALUE!` that carries
 the core's message. The `..._BREAKDOWN` functions return their table.
 
-One library function is corrected: `VALUE`, where `formulas` reads "1,234.5" as a
-date and "12:00" as today at noon. Text that is a number as Excel writes one (thousands
-separators, a currency sign, a percent sign, a negative in parentheses) or a time of
-day alone is read here, the way Excel and LibreOffice read it; everything else (dates)
-is still read by the library.
+Where `formulas` reads text as a number differently from Excel and LibreOffice, that
+reading is corrected, and only that: `VALUE` (the library reads "1,234.5" as a date and
+"12:00" as today at noon) and the arithmetic operators (which refuse "1,234.5" and
+"2024-01-02" that Excel converts). Text that is a number as Excel writes one
+(thousands separators, a currency sign, a percent sign, a negative in parentheses) or a
+time of day alone is read here; everything else (dates) is still read by the library.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any
 
 import numpy as np
 import schedula as sh
-from formulas.functions import Array, wrap_func, wrap_ufunc
+from formulas.functions import Array, text2num, wrap_func, wrap_ufunc
 from formulas.functions.text import xvalue
-from formulas.tokens.operand import XlError
+from formulas.tokens.operand import Error, XlError
 
 from envelope_xl import catalog
 from envelope_xl.errors import InputError
@@ -151,6 +152,30 @@ def _value(value: Any) -> Any:
     return xvalue(value)
 
 
+def _operand(value: Any) -> float:
+    """An operand of arithmetic as Excel converts it: numbers, TRUE/FALSE, and text that reads as a number."""
+    if isinstance(value, str) and not isinstance(value, XlError):
+        number = text_number(value)
+        if number is None:
+            number = np.asarray(text2num(value)).item()  # a date or a time, or the text itself
+        if isinstance(number, str):
+            raise ValueError(value)  # #VALUE!, as the library gives for any text
+        return float(number)
+    return float(value)
+
+
+def _arithmetic() -> dict[str, Any]:
+    """The library's numeric operators, converting text operands as Excel does."""
+    from formulas.functions.operators import OPERATORS
+
+    operations = {
+        "+": lambda x, y: x + y, "-": lambda x, y: x - y, "U-": lambda x: -x, "*": lambda x, y: x * y,
+        "/": lambda x, y: (x / y) if y else Error.errors["#DIV/0!"], "^": lambda x, y: x ** y, "%": lambda x: x / 100.0,
+    }
+    assert set(operations) <= set(OPERATORS), "the formula library's operators changed"
+    return {name: wrap_ufunc(op, input_parser=lambda *a: map(_operand, a)) for name, op in operations.items()}
+
+
 @functools.cache
 def formulas_functions() -> dict[str, Any]:
     """Every catalog function, by upper-case name, ready for `formulas`, and the corrected VALUE."""
@@ -163,7 +188,15 @@ def formulas_functions() -> dict[str, Any]:
 
 
 def register() -> None:
-    """Add the catalog functions to `formulas`' function table (idempotent)."""
+    """Add the catalog functions to `formulas`' function table, and its corrected readings of
+    text as numbers (idempotent)."""
     import formulas
+    from formulas.functions.operators import OPERATORS
 
     formulas.get_functions().update(formulas_functions())
+    OPERATORS.update(_operators())
+
+
+@functools.cache
+def _operators() -> dict[str, Any]:
+    return _arithmetic()
