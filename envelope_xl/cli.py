@@ -1,7 +1,8 @@
 """The `envelope-xl` command line: a thin adapter over the catalog.
 
 Subcommands that need heavy libraries (openpyxl, formulas, rich) live in their own
-modules and are imported only when used, so `envelope-xl call` starts fast.
+modules, are imported only when used, so `envelope-xl call` starts fast, and come with
+an extra of the package: without it, the subcommand says which install command adds it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ LAZY_COMMANDS = {
     "libreoffice": "envelope_xl.libreoffice.cli:libreoffice",
 }
 
+#: The package extra each subcommand needs (`excel` checks its own, on Windows only).
+COMMAND_EXTRAS = {"templates": "templates", "recalc": "recalc", "libreoffice": "libreoffice"}
+
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -31,9 +35,42 @@ class _LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LAZY_COMMANDS:
+            if name in COMMAND_EXTRAS:
+                from envelope_xl.extras import MissingExtraError, require
+
+                try:
+                    require(COMMAND_EXTRAS[name], f"envelope-xl {name}")
+                except MissingExtraError as exc:
+                    return _not_installed(name, str(exc))
             module, attr = LAZY_COMMANDS[name].split(":")
             return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)
+
+
+def _not_installed(name: str, message: str) -> click.Command:
+    """Stands for a subcommand whose extra is missing: listed in --help, and says how to install it."""
+
+    def refuse() -> None:
+        fail(message)
+
+    return click.Command(
+        name,
+        callback=refuse,
+        help=message,
+        short_help="(not installed: " + message.rpartition(": ")[2] + ")",
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
+def require_extra(extra: str, what: str) -> None:
+    """Stop with one line naming the install command when `extra` is not installed."""
+    from envelope_xl.extras import MissingExtraError, require
+
+    try:
+        require(extra, what)
+    except MissingExtraError as exc:
+        fail(str(exc))
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -141,7 +178,7 @@ def call(function: str, args: tuple[str, ...], as_json: bool) -> None:
         fail(str(exc))
     if as_json:
         given = dict(zip((a.name for a in spec.args), bound, strict=True))
-        unit = spec.unit_of(given.get("unit"))
+        unit = spec.unit_for(given)
         click.echo(json.dumps({"function": spec.name, "args": given, "value": value, "unit": unit}))
     else:
         click.echo(_plain(value))
@@ -183,4 +220,4 @@ def example() -> None:
     """Run the built-in worked example: questions answered with their reasoning chains."""
     from envelope_xl.example import run
 
-    run(click.echo)
+    run(click.echo, lambda: require_extra("recalc", "the workbook part of `envelope-xl example`"))

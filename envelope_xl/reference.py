@@ -1,4 +1,5 @@
-"""The reference data: precisions, optimizers, GPUs and model presets.
+"""The reference data: precisions, optimizers, GPUs, interconnects and training defaults (model
+presets: `envelope_xl.models`).
 
 Loaded once from the TOML files in `envelope_xl/data/`, where every number carries its
 source. Lookups go through `Names`, so they are case-insensitive, accept aliases and
@@ -8,7 +9,7 @@ suggest the closest name on a miss.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from envelope_xl.checks import Names
@@ -52,6 +53,7 @@ class Gpu:
     specs: dict[str, float]
     source: str
     notes: str
+    intra_link: str = ""  # name in links.toml; "" where the chip has no nodes of GPUs (TPUs)
 
     def spec(self, field_name: str, arg: str = "field") -> float:
         """One datasheet figure; an error names the chip when it has no such peak."""
@@ -82,39 +84,29 @@ class Gpu:
         return self.specs["memory_gb"] * 1e9
 
 
-#: MODEL_CONFIG fields, in order, with their meaning.
-MODEL_FIELDS = {
-    "layers": "transformer blocks",
-    "hidden": "model width",
-    "heads": "attention heads",
-    "kv_heads": "key/value heads",
-    "head_dim": "width of one head",
-    "ffn_hidden": "MLP inner width",
-    "vocab": "vocabulary size",
-    "experts": "MLP experts per layer",
-    "experts_per_token": "experts routed per token",
-    "max_positions": "learned position embeddings (0 = rotary)",
-}
+#: LINK_SPEC fields, in order, with their units.
+LINK_FIELDS = {"bandwidth_gbs": "GB/s", "latency_us": "us"}
 
 
 @dataclass(frozen=True)
-class Model:
+class Link:
+    """An interconnect: per-GPU, per-direction bandwidth and NCCL's per-step latency."""
+
     name: str
-    layers: int
-    hidden: int
-    heads: int
-    kv_heads: int
-    head_dim: int
-    ffn_hidden: int
-    vocab: int
-    gated_mlp: bool
-    tied_embeddings: bool
-    bias: bool
-    experts: int
-    experts_per_token: int
-    max_positions: int
+    bandwidth_gbs: float
+    latency_us: float
     source: str
-    aliases: tuple[str, ...] = field(default=(), repr=False)
+    notes: str
+
+    @property
+    def bandwidth(self) -> float:
+        """Bytes/s one GPU sends (or receives) over the link."""
+        return self.bandwidth_gbs * 1e9
+
+    @property
+    def latency(self) -> float:
+        """Seconds per message step."""
+        return self.latency_us * 1e-6
 
 
 #: The data files ship inside the package (plain files: importlib.resources would add ~5 ms
@@ -148,21 +140,84 @@ def _optimizers() -> Names[Optimizer]:
 def _gpus() -> Names[Gpu]:
     raw = _load("gpus.toml")
     entries = {
-        n: Gpu(n, {f: float(e[f]) for f in GPU_FIELDS if f in e}, e["source"], e.get("notes", ""))
+        n: Gpu(n, {f: float(e[f]) for f in GPU_FIELDS if f in e}, e["source"], e.get("notes", ""),
+               e.get("intra_link", ""))
         for n, e in raw.items()
     }
     return Names("GPU", entries, _aliases(raw))
 
 
-def _models() -> Names[Model]:
-    raw = _load("models.toml")
-    entries = {n: Model(name=n, **{**e, "aliases": tuple(e.get("aliases", []))}) for n, e in raw.items()}
-    return Names("model", entries, _aliases(raw))
+@dataclass(frozen=True)
+class TrainingDefaults:
+    """What a training step holds besides model states and layer activations (data/training.toml)."""
+
+    cuda_context: float  # bytes
+    cuda_context_source: str
+    allocator_fraction: float
+    allocator_source: str
+    logit_bytes: float
+    loss_source: str
+    ddp_bucket: float  # bytes
+    ddp_source: str
+    zero_bucket_elements: float
+    zero_source: str
+    zero3_blocks_gathered: int
+    zero3_blocks_reduced: int
+    zero3_source: str
+    cpu_buffer_factor: float
+    offload_source: str
+    lora_rank: int
+    lora_source: str
+    adapters_source: str
+    quant_constant_bits: dict[str, float]
+    quant_sources: dict[str, str]
+    quant_skip_source: str
+
+
+def _training() -> TrainingDefaults:
+    raw = _load("training.toml")
+    fw, loss, comm, off, lora = raw["framework"], raw["loss"], raw["communication"], raw["offload"], raw["lora"]
+    quant = {k: v for k, v in raw["quantized_base"].items() if isinstance(v, dict)}
+    return TrainingDefaults(
+        cuda_context=fw["cuda_context_gb"] * 1e9,
+        cuda_context_source=fw["cuda_context_source"],
+        allocator_fraction=fw["allocator_fraction"],
+        allocator_source=fw["allocator_source"],
+        logit_bytes=float(loss["logit_bytes"]),
+        loss_source=loss["source"],
+        ddp_bucket=comm["ddp_bucket_mib"] * 2.0**20,
+        ddp_source=comm["ddp_source"],
+        zero_bucket_elements=float(comm["zero_bucket_elements"]),
+        zero_source=comm["zero_source"],
+        zero3_blocks_gathered=comm["zero3_blocks_gathered"],
+        zero3_blocks_reduced=comm["zero3_blocks_reduced"],
+        zero3_source=comm["zero3_source"],
+        cpu_buffer_factor=off["cpu_buffer_factor"],
+        offload_source=off["source"],
+        lora_rank=lora["rank"],
+        lora_source=lora["source"],
+        adapters_source=lora["adapters_source"],
+        quant_constant_bits={k: float(v["constant_bits"]) for k, v in quant.items()},
+        quant_sources={k: v["source"] for k, v in quant.items()},
+        quant_skip_source=raw["quantized_base"]["skip_source"],
+    )
+
+
+def _links() -> Names[Link]:
+    raw = _load("links.toml")
+    entries = {
+        n: Link(n, float(e["bandwidth_gbs"]), float(e["latency_us"]), e["source"], e.get("notes", ""))
+        for n, e in raw.items()
+    }
+    return Names("link", entries, _aliases(raw))
 
 
 PRECISIONS = _precisions()
 OPTIMIZERS = _optimizers()
 GPUS = _gpus()
-MODELS = _models()
+LINKS = _links()
+TRAINING = _training()
 GPU_FIELD_NAMES: Names[str] = Names("GPU field", {f: f for f in GPU_FIELDS}, {})
-MODEL_FIELD_NAMES: Names[str] = Names("model field", {f: f for f in MODEL_FIELDS}, {})
+LINK_FIELD_NAMES: Names[str] = Names("link field", {f: f for f in LINK_FIELDS}, {})
+#: Defaults for training on clusters, each derived from a published run (data/cluster.toml).
+CLUSTER = _load("cluster.toml")

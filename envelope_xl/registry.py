@@ -6,8 +6,12 @@ the formula in words, the assumptions and the published source. The command line
 spreadsheet adapters, the templates and the recalculation engines all read this one
 description, so a formula exists in exactly one place.
 
-A function registered with `steps` also gets a `..._BREAKDOWN` twin: the same
-arguments, returning a table of its components and their total.
+A function registered with `steps` that add up to its result also gets a `..._BREAKDOWN`
+twin: the same arguments, returning a table of its components and their total; when its
+steps are not parts of a sum (a roofline takes the larger of two times), the twin lists
+every step with its value and unit. A `decision` turns the arguments and the result into
+the sentence the number supports ("needs 3 shards of 2 replicas"), which ends the
+function's reasoning chain.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from envelope_xl.checks import Names
-from envelope_xl.units import BYTE_UNITS, TIME_UNITS
+from envelope_xl.units import UNIT_TABLES
 
 REQUIRED = inspect.Parameter.empty
 
 #: Argument kinds, as an adapter must convert them: a number, a whole number,
-#: TRUE/FALSE, or a name from a list.
-NUMBER, WHOLE, FLAG, TEXT = "number", "whole", "flag", "text"
+#: TRUE/FALSE, a name from a list, or a model (a preset name, a config.json path, a
+#: range of field/value rows, or a parameter count: the one kind that takes a range).
+NUMBER, WHOLE, FLAG, TEXT, MODEL = "number", "whole", "flag", "text", "model"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class Step:
     formula: str
     part: bool = True
     unit: str = ""  # for steps that are not parts (e.g. "FLOP"); parts take the result's unit
+    in_result_unit: bool = False  # a step that is not a part but is shown in the result's unit (bytes, time)
+    aside: bool = False  # not a part, in the result's unit, listed after the total (e.g. host memory)
 
 
 @dataclass(frozen=True)
@@ -67,10 +74,16 @@ class Function:
     unit_kind: str = ""  # "bytes" or "time" when the function takes a `unit` argument
     result_unit: str = ""  # fixed unit of the result when there is no `unit` argument
     steps: tuple[Step, ...] = ()
-    steps_fn: Callable[..., tuple[float, ...]] | None = None
+    steps_fn: Callable[..., tuple[Any, ...]] | None = None
     table: bool = False  # returns a 2-D table (spills in Excel)
     pillar: str = ""
     example: tuple[Any, ...] = ()  # arguments of a typical call, for docs, tests and benchmarks
+    #: The sentence the result supports, from the call's arguments (by name) and the result; "" for none.
+    decision: Callable[[dict[str, Any], Any], str] | None = None
+    #: The result's unit when it depends on the arguments (GPU_SPEC: the field's unit).
+    unit_from: Callable[[dict[str, Any]], str] | None = None
+    #: Assumptions that depend on the arguments (e.g. the figures of the tokenizer chosen).
+    assumptions_fn: Callable[[dict[str, Any]], Sequence[str]] | None = None
 
     @property
     def signature(self) -> str:
@@ -79,11 +92,15 @@ class Function:
 
     def unit_of(self, unit: str | None) -> str:
         """The unit a result is expressed in, given the call's `unit` argument."""
-        if self.unit_kind == "bytes":
-            return BYTE_UNITS.name(unit or "GB")
-        if self.unit_kind == "time":
-            return TIME_UNITS.name(unit or self.default_of("unit"))
+        if self.unit_kind:
+            return UNIT_TABLES[self.unit_kind].name(unit or self.default_of("unit"))
         return self.result_unit
+
+    def unit_for(self, given: dict[str, Any]) -> str:
+        """The unit of the result of a call with these (bound, validated) arguments."""
+        if self.unit_from is not None:
+            return self.unit_from(given)
+        return self.unit_of(given.get("unit"))
 
     def default_of(self, arg: str) -> Any:
         return next(a.default for a in self.args if a.name == arg)
@@ -127,12 +144,23 @@ def register(
     unit_kind: str = "",
     result_unit: str = "",
     steps: Sequence[Step] = (),
-    steps_fn: Callable[..., tuple[float, ...]] | None = None,
+    steps_fn: Callable[..., tuple[Any, ...]] | None = None,
     arg_docs: dict[str, str] | None = None,
     arg_choices: dict[str, Names] | None = None,
     example: Sequence[Any] = (),
+    decision: Callable[[dict[str, Any], Any], str] | None = None,
+    unit_from: Callable[[dict[str, Any]], str] | None = None,
+    assumptions_fn: Callable[[dict[str, Any]], Sequence[str]] | None = None,
+    table: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the decorated function to the catalog under its Excel `name`."""
+    """Add the decorated function to the catalog under its Excel `name`.
+
+    `decision(args, result)` gets the call's arguments by name and its result, and returns
+    the sentence the number supports (or "" when there is none). `steps_fn` takes the
+    function's arguments (without `unit`) and returns one value per step;
+    `assumptions_fn(args)` returns the assumptions that depend on the arguments (defaults
+    used, with their sources). `table` marks a function that returns a table itself.
+    """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         args = []
@@ -140,17 +168,21 @@ def register(
             kind, doc = ARG_DOCS[p.name]
             choices = (arg_choices or {}).get(p.name, ARG_CHOICES.get(p.name))
             if p.name == "unit":
-                choices = BYTE_UNITS if unit_kind == "bytes" else TIME_UNITS
+                choices = UNIT_TABLES[unit_kind]
                 doc = _UNIT_DOCS[unit_kind]
             doc = (arg_docs or {}).get(p.name, doc)
             args.append(Arg(p.name, kind, doc, p.default, choices))
         spec = Function(
             name, fn, tuple(args), summary, returns, formula, source, tuple(assumptions),
-            unit_kind, result_unit, tuple(steps), steps_fn, False, pillar, tuple(example),
+            unit_kind, result_unit, tuple(steps), steps_fn, table, pillar, tuple(example),
+            decision=decision, unit_from=unit_from, assumptions_fn=assumptions_fn,
         )
         _add(spec)
-        if steps_fn is not None and unit_kind:
-            _add(_breakdown_of(spec))
+        if steps_fn is not None and not table:
+            if not any(s.part for s in steps):
+                _add(_steps_table_of(spec))
+            elif unit_kind:
+                _add(_breakdown_of(spec))
         return fn
 
     return decorate
@@ -158,7 +190,8 @@ def register(
 
 _UNIT_DOCS = {
     "bytes": "unit of the result: B, KB, MB, GB, TB, PB (decimal) or KiB, MiB, GiB, TiB, PiB (binary)",
-    "time": "unit of the result: s, min, h or days",
+    "time": "unit of the result: ms, s, min, h or days",
+    "rate": "unit of the result: bps, Kbps, Mbps, Gbps, Tbps (bits per second) or B/s, KB/s, MB/s, GB/s, TB/s",
 }
 
 
@@ -175,7 +208,8 @@ def _breakdown_of(spec: Function) -> Function:
     sig = inspect.signature(spec.fn)
     parts = [i for i, s in enumerate(spec.steps) if s.part]
     labels = [spec.steps[i].label for i in parts]
-    table_of = BYTE_UNITS if spec.unit_kind == "bytes" else TIME_UNITS
+    asides = [i for i, s in enumerate(spec.steps) if s.aside]
+    table_of = UNIT_TABLES[spec.unit_kind]
 
     def breakdown(*args: Any, **kwargs: Any) -> list[list[Any]]:
         bound = sig.bind(*args, **kwargs)
@@ -190,6 +224,7 @@ def _breakdown_of(spec: Function) -> Function:
             rows.append([label, steps[i] / factor])
             total += steps[i]
         rows.append(["total", total / factor])
+        rows += [[spec.steps[i].label, steps[i] / factor] for i in asides]
         return rows
 
     breakdown.__name__ = spec.fn.__name__ + "_breakdown"
@@ -205,7 +240,8 @@ def _breakdown_of(spec: Function) -> Function:
         fn=breakdown,
         args=spec.args,
         summary=f"Components of {spec.name} as a table (header, one row per component, total); spills in Excel.",
-        returns=f"table: component | value in `unit` ({', '.join(labels)}, total)",
+        returns=f"table: component | value in `unit` ({', '.join(labels)}, total"
+        + "".join(f"; then {spec.steps[i].label}, not in the total" for i in asides) + ")",
         formula=spec.formula,
         source=spec.source,
         assumptions=spec.assumptions,
@@ -215,4 +251,53 @@ def _breakdown_of(spec: Function) -> Function:
         table=True,
         pillar=spec.pillar,
         example=spec.example,
+        assumptions_fn=spec.assumptions_fn,
+    )
+
+
+def _steps_table_of(spec: Function) -> Function:
+    """The `..._BREAKDOWN` twin of a function whose steps do not add up: every step as a
+    row of label, value and unit (the same steps `explain` shows)."""
+    assert spec.steps_fn is not None
+    steps_fn = spec.steps_fn
+    sig = inspect.signature(spec.fn)
+
+    def breakdown(*args: Any, **kwargs: Any) -> list[list[Any]]:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        unit = values.pop("unit", None)
+        factor = UNIT_TABLES[spec.unit_kind].get("unit", unit) if spec.unit_kind else 1.0
+        rows: list[list[Any]] = [["step", "value", "unit"]]
+        for step, value in zip(spec.steps, steps_fn(**values), strict=True):
+            in_result = step.part or step.in_result_unit
+            rows.append([step.label, value / factor if in_result else value,
+                         spec.unit_of(unit) if in_result else step.unit])
+        return rows
+
+    breakdown.__name__ = spec.fn.__name__ + "_breakdown"
+    breakdown.__qualname__ = breakdown.__name__
+    breakdown.__module__ = spec.fn.__module__
+    breakdown.__signature__ = sig.replace(return_annotation=list)  # type: ignore[attr-defined]
+    breakdown.__doc__ = (
+        f"Table of the steps of {spec.name}: a header row, then one row per step (label, value, unit).\n\n"
+        f"Takes the same arguments as `{spec.fn.__name__}`."
+    )
+    return Function(
+        name=spec.name + "_BREAKDOWN",
+        fn=breakdown,
+        args=spec.args,
+        summary=f"The steps of {spec.name} as a table (header, then step | value | unit); spills in Excel.",
+        returns="table: step | value | unit (" + ", ".join(s.label for s in spec.steps) + ")",
+        formula=spec.formula,
+        source=spec.source,
+        assumptions=spec.assumptions,
+        unit_kind=spec.unit_kind,
+        result_unit=spec.result_unit,
+        steps=spec.steps,
+        steps_fn=spec.steps_fn,
+        table=True,
+        pillar=spec.pillar,
+        example=spec.example,
+        assumptions_fn=spec.assumptions_fn,
     )

@@ -39,7 +39,7 @@ import xlwings as xw
 
 from envelope_xl.catalog import CATALOG, bind, get
 from envelope_xl.errors import InputError
-from envelope_xl.registry import Arg, Function, show_value
+from envelope_xl.registry import MODEL, Arg, Function, show_value
 
 #: The function category in Excel's Insert Function dialog (classic xlwings only).
 CATEGORY = "envelope-xl"
@@ -82,7 +82,13 @@ class _Range:
 
 
 def _from_cell(arg: Arg, value: Any) -> Any:
-    """A cell's value as the core takes it: blank text is empty, text is trimmed, ranges refused."""
+    """A cell's value as the core takes it: blank text is empty, text is trimmed, ranges refused
+    except for a model, which may be a range of field/value rows."""
+    if arg.kind == MODEL and isinstance(value, (list, tuple)):
+        rows = [row if isinstance(row, (list, tuple)) else [row] for row in value]
+        if len(rows) == 1 and len(rows[0]) == 1:
+            return _from_cell(arg, rows[0][0])
+        return tuple(tuple(row) for row in rows)
     if isinstance(value, (list, tuple)):
         cells = sum(len(row) if isinstance(row, (list, tuple)) else 1 for row in value)
         raise InputError(arg.name, _Range(cells), "expected a single value or cell")
@@ -127,7 +133,9 @@ def make_udf(spec: Function) -> Callable[..., Any]:
     # err_to_str: an error cell arrives as "#N/A" (and is refused) rather than as None,
     # which would silently mean "use the default".
     for name, a in zip(names, spec.args, strict=True):
-        udf = xw.arg(name, doc=arg_description(a), err_to_str=True)(udf)
+        # A model may be a range of rows: ndim=2 keeps a one-row range two-dimensional.
+        shape = {"ndim": 2} if a.kind == MODEL else {}
+        udf = xw.arg(name, doc=arg_description(a), err_to_str=True, **shape)(udf)
     # Last, because xlwings resets the category to its default whenever `arg` is applied.
     return xw.func(category=CATEGORY)(udf)
 

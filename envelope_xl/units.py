@@ -1,4 +1,4 @@
-"""Units of results: bytes (decimal and binary) and time."""
+"""Units of results: bytes (decimal and binary), time and rates (bits or bytes per second)."""
 
 from __future__ import annotations
 
@@ -23,14 +23,33 @@ BYTE_UNITS: Names[float] = Names(
 #: Seconds per unit.
 TIME_UNITS: Names[float] = Names(
     "time unit",
-    {"s": 1.0, "min": 60.0, "h": 3600.0, "days": 86400.0},
+    {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "days": 86400.0},
     {
+        "ms": ["msec", "millisecond", "milliseconds"],
         "s": ["sec", "secs", "second", "seconds"],
         "min": ["mins", "minute", "minutes"],
         "h": ["hr", "hrs", "hour", "hours"],
         "days": ["d", "day"],
     },
 )
+
+#: Bytes per second per unit: bits per second (network links, as vendors quote them) and
+#: bytes per second (disks, memory). Names differ by more than case (Gbps, GB/s), since
+#: names are matched case-insensitively.
+RATE_UNITS: Names[float] = Names(
+    "rate unit",
+    {
+        "bps": 0.125, "Kbps": 125.0, "Mbps": 125e3, "Gbps": 125e6, "Tbps": 125e9,
+        "B/s": 1.0, "KB/s": 1e3, "MB/s": 1e6, "GB/s": 1e9, "TB/s": 1e12,
+    },
+    {
+        "bps": ["bit/s", "bits/s"], "Kbps": ["kbit/s"], "Mbps": ["mbit/s"], "Gbps": ["gbit/s"], "Tbps": ["tbit/s"],
+        "B/s": ["bytes/s"], "KB/s": ["kbytes/s"], "MB/s": ["mbytes/s"], "GB/s": ["gbytes/s"], "TB/s": ["tbytes/s"],
+    },
+)
+
+#: The unit table of each kind of result that takes a `unit` argument.
+UNIT_TABLES: dict[str, Names[float]] = {"bytes": BYTE_UNITS, "time": TIME_UNITS, "rate": RATE_UNITS}
 
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86400.0

@@ -1,8 +1,12 @@
-"""What several test files share: needing a tool that CI installs."""
+"""What several test files share: needing a tool that CI installs, the built wheel."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -29,3 +33,19 @@ def private_libreoffice_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ENVELOPE_XL_CACHE", str(tmp_path_factory.mktemp("lo-cache")))
         yield
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory) -> Path:
+    """envelope-xl's wheel, built from a copy of this checkout (the checkout stays clean)."""
+    root = Path(__file__).resolve().parent.parent
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, source / name)
+    shutil.copytree(root / "envelope_xl", source / "envelope_xl", ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path_factory.mktemp("dist")
+    build = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+             "--wheel-dir", str(out), str(source)]
+    subprocess.run(build, check=True, capture_output=True)
+    (wheel,) = out.glob("envelope_xl-*.whl")
+    return wheel

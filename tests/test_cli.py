@@ -32,7 +32,7 @@ def test_call_is_case_insensitive_and_takes_named_and_empty_arguments():
 
 def test_call_prints_full_precision():
     value = float(run("call", "DECODE_TPS", "7e9").output)
-    assert value == pytest.approx(3.35e12 / 14e9, rel=1e-15)
+    assert value == pytest.approx(3.35e12 * 0.6 / 14e9, rel=1e-15)
     assert len(run("call", "DECODE_TPS", "7e9").output.strip()) > 15  # repr, not rounded
 
 
@@ -91,3 +91,4 @@ def test_example_runs_the_worked_estimates():
     assert result.exit_code == 0
     assert "Answer: 112 GB" in result.output
     assert "Answer: 3,072 GB" in result.output
+    assert "Decision: needs 82 servers: 81 carry the load and 1 spare" in result.output

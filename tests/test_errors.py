@@ -39,7 +39,8 @@ CASES = [
     (
         ("TRAIN_MEM", 7e9, "int4"),
         "precision: got 'int4'; expected a floating-point training format (fp32, tf32, bf16, fp16, fp8, fp4); "
-        "integer and 4-bit storage formats hold no gradients",
+        "integer and 4-bit storage formats hold no gradients. For a frozen base stored in it, see TRAIN_PEAK_MEM "
+        'with method "qlora".',
     ),
     (
         ("MODEL_MEM", 7e9, "bf16", "GBs"),
@@ -50,7 +51,7 @@ CASES = [
     (("MODEL_MEM", 7e9, "bf16", "gigabytes"), None),  # spelled out: accepted
     (
         ("TRAIN_TIME", 7e9, 1e12, 8, "H100-SXM", "bf16", 0.4, "weeks"),
-        "unit: got 'weeks'; expected a known time unit: s, min, h, days",
+        "unit: got 'weeks'; expected a known time unit: ms, s, min, h, days",
     ),
     (
         ("TRAIN_TIME", 7e9, 1e12, 8, "H100 SMX"),
@@ -75,8 +76,10 @@ CASES = [
     ),
     (
         ("MODEL_PARAMS", "llama-2-7"),
-        "model: got 'llama-2-7'; expected a known model: gpt2, gpt3-175b, llama-2-7b, llama-2-13b, llama-2-70b, "
-        "llama-3-8b, llama-3-70b, llama-3.1-405b, mistral-7b, mixtral-8x7b. Did you mean 'llama-2-7b'?",
+        "model: got 'llama-2-7'; expected a preset name, the path of a config.json, a range of field/value rows "
+        "or a parameter count; presets: gpt2, gpt3-175b, llama-2-7b, llama-2-13b, llama-2-70b, llama-3-8b, "
+        "llama-3-70b, llama-3.1-405b, mistral-7b, mixtral-8x7b, llama-3.1-8b, llama-3.1-70b, mixtral-8x22b, "
+        "qwen2.5-7b, qwen2.5-72b, qwen3-8b, gemma-2-9b, deepseek-v3. Did you mean 'llama-2-7b'?",
     ),
     (("STORAGE", 1e9, 100, 0.5), "replication: got 0.5; expected a finite number >= 1"),
     (("STORAGE", 1e9, 100, 3, -0.1), "overhead: got -0.1; expected a finite number >= 0"),

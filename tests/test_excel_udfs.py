@@ -32,7 +32,7 @@ from envelope_xl.catalog import CATALOG, bind, get
 from envelope_xl.errors import InputError
 from envelope_xl.excel import TESTED_XLWINGS, UDF_MODULE, conf, lite
 from envelope_xl.excel import cli as excel_cli
-from envelope_xl.registry import FLAG, NUMBER, TEXT, WHOLE, Function
+from envelope_xl.registry import FLAG, MODEL, NUMBER, TEXT, WHOLE, Function
 
 #: Words VBA reserves (MS-VBAL 3.3.5.2, case-insensitive): "Import Functions" writes the
 #: argument names as VBA parameters, so none may be one of these.
@@ -67,6 +67,24 @@ SAMPLES: dict[str, Any] = {
     "with_optimizer": False, "binary": True, "gated_mlp": True, "tied_embeddings": False, "bias": False,
     "active": True,
     "precision": "fp16", "optimizer": "adamw", "gpu": "A100-80GB", "model": "llama-2-7b", "recompute": "selective",
+    "dau": 1e7, "requests_per_user_per_day": 20.0, "peak_factor": 2.5, "active_hours": 16.0,
+    "flops_per_request": 5e7, "core_gflops": 100.0, "efficiency": 0.25, "core_seconds_per_request": 0.002,
+    "cores_per_server": 48, "spare": 2, "rate_per_s": 1e4, "total_bytes": 5e13, "node_bytes": 2e12, "fill": 0.6,
+    "replicas": 2, "qps_per_replica": 1e4, "features": 300, "bytes_per_feature": 4.0, "key_bytes": 8.0,
+    "timestamp_bytes": 4.0, "entities": 5e7, "row_bytes": 1500.0, "retention_days": 30, "updates_per_day": 2.0,
+    "compression": 3.0, "online_replication": 2.0, "offline_replication": 2.0, "index_bytes_per_row": 50.0,
+    "daily_bytes": 2e12, "daily_growth": 0.001, "hot_days": 7, "bytes_per_token": 4.2, "m": 16, "code_bytes": 32,
+    "lists": 4096, "rows": 1e8, "batch_rows": 1e5, "device_gb": 96.0, "examples": 1e9,
+    "examples_per_sec_per_gpu": 1e5, "epochs": 2.0, "scaling_efficiency": 0.85, "retrain_every_days": 3.0,
+    "goodput": 0.9, "bandwidth_gbs": 100.0, "latency_us": 5.0, "gpu_mtbf_hours": 40000.0, "checkpoint_write_s": 30.0,
+    "restart_s": 600.0, "interval_s": 3600.0, "write_gbs": 200.0, "pp": 2, "micro_batches": 16, "virtual_stages": 2,
+    "link": "ib-ndr", "algorithm": "tree", "global_batch_tokens": 4194304.0, "compute_efficiency": 0.5, "overlap": 0.5,
+    "gpus_per_node": 8, "intra_link": "nvlink3", "inter_link": "ib-hdr",
+    "sp": True, "attention": "flash", "method": "lora", "lora_rank": 16, "lora_targets": "q,v",
+    "offload": "none", "logit_bytes": 4.0, "reserve_gb": 2.0,
+    "context": 1024, "output_tokens": 200, "kv_precision": "fp8", "bandwidth_efficiency": 0.7,
+    "link_gbs": 250.0, "memory_utilization": 0.85, "workspace_gb": 4.0,
+    "allreduce_us": 12.0, "tpot_target_s": 0.1, "ttft_target_s": 2.0,
 }
 
 
@@ -74,7 +92,7 @@ def core_args(spec: Function) -> list[Any]:
     """Valid arguments for `spec`, as Python passes them (ints, canonical names)."""
     values = []
     for arg in spec.args:
-        if arg.name in SAMPLES:
+        if arg.name in SAMPLES and (arg.choices is None or SAMPLES[arg.name] in arg.choices):
             values.append(SAMPLES[arg.name])
         else:  # field, unit, from_unit, to_unit: a listed name other than the default
             names = list(arg.choices)
@@ -160,14 +178,19 @@ def test_keyword_arguments_work_from_python():
 def test_breakdowns_return_a_table_that_spills():
     for spec in (s for s in SPECS if s.table):
         table = getattr(udfs, spec.name)(*as_cells(spec, core_args(spec)))
-        assert table[0][0] == "component" and table[-1][0] == "total"
         assert len({len(row) for row in table}) == 1  # rectangular, as Excel needs
-        assert table[-1][1] == pytest.approx(sum(row[1] for row in table[1:-1]))
+        if table[0][0] == "component":  # parts and their sum; rows after the total are asides (host memory)
+            labels = [row[0] for row in table]
+            end = labels.index("total")
+            assert len(labels) - 1 - end == sum(s.aside for s in spec.steps)
+            assert table[end][1] == pytest.approx(sum(row[1] for row in table[1:end]))
+        else:  # the steps of a chain that is not a sum, or a plan's rows
+            assert table[0][0] in ("step", "quantity") and len(table) > 2
 
 
 # --- Errors: one readable line, for bad input only ----------------------------------------------
 
-BAD = {NUMBER: "7e9 params", WHOLE: 64.5, FLAG: "maybe", TEXT: "nonsense"}
+BAD = {NUMBER: "7e9 params", WHOLE: 64.5, FLAG: "maybe", TEXT: "nonsense", MODEL: "nonsense"}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
@@ -198,7 +221,7 @@ def test_a_range_is_refused_with_its_size_not_its_values():
 
 
 def test_other_exceptions_are_bugs_and_propagate():
-    def broken(params, tokens):
+    def broken(model, tokens, seq_len, recompute):
         raise ZeroDivisionError("bug")
 
     udf = udfs.make_udf(dataclasses.replace(get("TRAIN_FLOPS"), fn=broken))
@@ -300,7 +323,8 @@ def test_classic_metadata_matches_the_catalog(classic):
         assert [a["name"] for a in meta["args"]] == [a.name for a in spec.args]
         for info, arg in zip(meta["args"], spec.args, strict=True):
             assert info["doc"] == udfs.arg_description(arg)
-            assert info["options"] == {"err_to_str": True}
+            # A model may be a range of field/value rows: kept two-dimensional.
+            assert info["options"] == ({"err_to_str": True, "ndim": 2} if arg.kind == MODEL else {"err_to_str": True})
             assert ("optional" in info) == arg.optional
             if arg.optional:
                 assert info["optional"] == arg.default
@@ -364,8 +388,10 @@ def test_lite_requirements_add_envelope_xl_and_keep_lites_xlwings():
     assert lines == ["envelope-xl==0.1.0"]
     # New Lite workbooks start with xlwings 0.33.15 (Lite changelog, 1.0.0.0-18): our
     # requirement must admit it or micropip refuses to install envelope-xl.
+    # What micropip installs in Pyodide: the requirements whose marker holds there, no extra.
+    pyodide = {"sys_platform": "emscripten", "platform_system": "Emscripten", "extra": ""}
     requires = [Requirement(r) for r in metadata.requires("envelope-xl")]
-    (xlwings_requirement,) = [r for r in requires if r.name == "xlwings" and r.marker is None]
+    (xlwings_requirement,) = [r for r in requires if r.name == "xlwings" and r.marker.evaluate(pyodide)]
     assert xlwings_requirement.specifier.contains("0.33.15")
     url = "https://example.org/envelope_xl-0.1.0-py3-none-any.whl"
     assert lite.requirements(url).splitlines()[-1] == url

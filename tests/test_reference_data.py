@@ -7,10 +7,11 @@ import tomllib
 import pytest
 
 from envelope_xl.checks import normalise
-from envelope_xl.reference import DATA, GPU_FIELDS, GPUS, MODELS, OPTIMIZERS, PRECISIONS
+from envelope_xl.models import PRESETS as MODELS
+from envelope_xl.reference import DATA, GPU_FIELDS, GPUS, LINKS, OPTIMIZERS, PRECISIONS
 
 FILES = {name: tomllib.loads((DATA / name).read_text()) for name in
-        ("gpus.toml", "precisions.toml", "optimizers.toml", "models.toml")}
+        ("gpus.toml", "precisions.toml", "optimizers.toml", "models.toml", "links.toml", "cluster.toml")}
 
 
 @pytest.mark.parametrize("file", FILES)
@@ -62,6 +63,27 @@ def test_aliases_from_the_issue():
 
 
 def test_model_head_dims_are_consistent():
+    # Gemma 2 (16 x 256 = 4096 > 3584) and MLA models set head widths apart from hidden / heads.
+    wide = {"gemma-2-9b", "deepseek-v3"}
     for m in MODELS.values():
         assert m.heads % m.kv_heads == 0, m.name
-        assert m.head_dim * m.heads == m.hidden, m.name  # true of every preset shipped today
+        assert (m.head_dim * m.heads == m.hidden) != (m.name in wide), m.name
+
+
+def test_every_gpu_names_a_known_intra_node_link():
+    for gpu in GPUS.values():
+        if gpu.name.startswith("TPU"):
+            assert gpu.intra_link == ""  # an ICI torus, not nodes: no intra-node link
+        else:
+            assert LINKS.get("intra_link", gpu.intra_link).name == gpu.intra_link, gpu.name
+
+
+def test_links_are_positive_and_halve_bidirectional_totals():
+    for link in LINKS.values():
+        assert link.bandwidth_gbs > 0 and link.latency_us > 0, link.name
+    # The H100 SXM datasheet prints NVLink as 900 GB/s, both directions together.
+    assert LINKS.get("l", "nvlink4").bandwidth_gbs == 900 / 2
+    # PCIe 5.0 x16: 32 GT/s x 16 lanes x 128/130 encoding / 8 bits, one direction.
+    assert LINKS.get("l", "pcie5").bandwidth_gbs == pytest.approx(32 * 16 * 128 / 130 / 8, rel=0.001)
+    # InfiniBand NDR: 400 Gb/s per port.
+    assert LINKS.get("l", "ib-ndr").bandwidth_gbs == 400 / 8

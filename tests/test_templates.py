@@ -33,7 +33,8 @@ from envelope_xl.templates.style import INPUT_FILL
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "templates"
 #: The spreadsheet functions workbooks 1-4 may use: in Excel, LibreOffice Calc and Google Sheets alike.
-STANDARD = {"AND", "IF", "INDEX", "INT", "ISNA", "ISNUMBER", "MATCH", "MAX", "MIN", "NA", "ROUNDUP", "SUMIFS"}
+STANDARD = {"AND", "IF", "INDEX", "INT", "ISNA", "ISNUMBER", "MATCH", "MAX", "MIN", "MOD", "NA", "NOT", "OR",
+            "ROUNDUP", "SQRT", "SUMIFS"}
 _CALL = re.compile(r'"[^"]*"|([A-Z][A-Z0-9_.]*)\(')
 
 
@@ -157,7 +158,8 @@ def test_a_chart_where_people_would_rather_look(workbook, books) -> None:
 
 def test_reference_sheets_hold_the_catalog(books: dict[str, Workbook]) -> None:
     from envelope_xl import model_params
-    from envelope_xl.reference import GPUS, MODELS
+    from envelope_xl.models import PRESETS as MODELS
+    from envelope_xl.reference import GPUS
 
     wb = books["llm_training_plan.xlsx"]
     models = {r[0].value: (r[1].value, r[2].value) for r in wb["Models"].iter_rows(min_row=5) if r[0].value}
@@ -176,8 +178,9 @@ def test_sweep_is_written_with_the_envelope_functions(books: dict[str, Workbook]
     header = [c.value for c in ws[1]]
     assert header == [c.header for c in sweep.COLUMNS]
     assert ws["D2"].value == "=MODEL_PARAMS(B2,TRUE)"  # compute uses the active parameters
-    assert ws["O2"].value == "=TRAIN_MEM(C2,E2,F2,G2,H2)"  # memory the total
-    assert ws["U2"].value == "=TRAIN_TIME(D2,I2,G2,J2,E2,K2)"
+    assert ws["P2"].value == "=TRAIN_MEM(C2,E2,F2,G2,H2)"  # memory the total
+    assert ws["V2"].value == "=TRAIN_TIME(D2,I2,G2,J2,E2,K2)"
+    assert ws["T2"].value == "=DECODE_TPS(B2,J2,E2,N2,M2,\"\",O2)"  # the model, its context and tp
     used = set().union(*map(_functions, _formulas(books[sweep.FILENAME])))
     assert used - {"IF"} <= {f.name for f in (CATALOG.get("function", n) for n in CATALOG)}
     assert {"TRAIN_MEM", "TRAIN_TIME", "KV_CACHE", "MODEL_CONFIG", "DECODE_TPS"} <= used

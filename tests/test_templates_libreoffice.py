@@ -8,6 +8,7 @@ same inputs to a relative 1e-9, with no cell anywhere evaluating to an error.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import random
@@ -36,7 +37,6 @@ from envelope_xl import (
     model_config,
     model_mem,
     model_params,
-    prefill_time,
     serving_gpus,
     train_cost,
     train_flops,
@@ -45,10 +45,13 @@ from envelope_xl import (
 )
 from envelope_xl.catalog import call
 from envelope_xl.core.recompute import RECOMPUTE
+from envelope_xl.core.serving_data import scale_bits
 from envelope_xl.errors import InputError
 from envelope_xl.libreoffice import LibreOfficeError, convert, convert_many, find_soffice
-from envelope_xl.reference import GPUS, MODELS, OPTIMIZERS, PRECISIONS
-from envelope_xl.templates import build_bytes, cheatsheet, serving, storage, sweep, training
+from envelope_xl.models import PRESETS as MODELS
+from envelope_xl.planning import EMBEDDING_OPTIMIZERS
+from envelope_xl.reference import GPUS, OPTIMIZERS, PRECISIONS
+from envelope_xl.templates import build_bytes, cheatsheet, recsys, serving, storage, sweep, training
 from envelope_xl.templates.render import render_pngs
 
 RANDOM_SETS = 21
@@ -119,6 +122,18 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _weights_roofline(params: float, gpu: str, prec: str, batch: int) -> float:
+    """The cheat sheet's decode: weights read at full bandwidth or FLOPs at full peak, whichever is longer.
+    DECODE_TPS gives the same at efficiencies 1 with no KV cache, for weights that fit and carry no scales."""
+    step = max(params * bytes_per_param(prec) / (gpu_spec(gpu, "bandwidth_tbs") * 1e12),
+               2 * params * batch / (_peak(gpu, prec) * 1e12))
+    tps = batch / step
+    if not scale_bits(PRECISIONS.get("precision", prec)).value:
+        with contextlib.suppress(InputError):  # DECODE_TPS refuses weights beyond the usable memory
+            assert math.isclose(tps, decode_tps(params, gpu, prec, batch, 0, None, 1, 1, 1), rel_tol=1e-12)
+    return tps
+
+
 def expected_serving(v: dict[str, Any]) -> dict[str, Any]:
     P, L, kvh, hd = _model(v, ("layers", "kv_heads", "head_dim"))
     A, E, k = _mixture(v)
@@ -134,9 +149,12 @@ def expected_serving(v: dict[str, Any]) -> dict[str, Any]:
     step_memory = read * bytes_per_param(prec) / (gpu_spec(gpu, "bandwidth_tbs") * 1e12)
     step_compute = 2 * A * batch / (_peak(gpu, prec) * 1e12)
     tps = batch / max(step_memory, step_compute)
-    if read == A == P or batch == 1:  # dense, or one sequence: DECODE_TPS with the parameters a step uses
-        assert math.isclose(tps, decode_tps(A, gpu, prec, batch), rel_tol=1e-12)
-    prefill = prefill_time(A, v["prompt_tokens"], gpu, prec, v["mfu"])
+    if (read == A == P or batch == 1) and not scale_bits(PRECISIONS.get("precision", prec)).value:
+        # dense, or one sequence: DECODE_TPS's pure roofline on the parameters a step uses, when they fit
+        with contextlib.suppress(InputError):  # refused beyond the usable memory, as check_weights says
+            assert math.isclose(tps, decode_tps(A, gpu, prec, batch, 0, None, 1, 1, 1), rel_tol=1e-12)
+    # PREFILL_TIME without attention FLOPs or the weight-read floor
+    prefill = 2 * A * v["prompt_tokens"] / (_peak(gpu, prec) * 1e12 * v["mfu"])
     latency = prefill + v["tokens_per_request"] * batch / tps
     in_flight = concurrency(v["qps"], latency)
     demand = v["qps"] * v["tokens_per_request"]
@@ -192,13 +210,75 @@ def expected_cheatsheet(v: dict[str, Any]) -> dict[str, Any]:
         "raw_gb": embed_storage(v["count"], v["dim"], v["storage_precision"]),
         "replicated_gb": embed_storage(v["count"], v["dim"], v["storage_precision"], v["replication"]),
         "serve_peak_tflops": _peak(v["serve_gpu"], v["serve_precision"]),
-        "decode_tps": decode_tps(v["serve_params"], v["serve_gpu"], v["serve_precision"], v["batch"]),
+        "decode_tps": _weights_roofline(v["serve_params"], v["serve_gpu"], v["serve_precision"], v["batch"]),
         "concurrency": concurrency(v["qps"], v["latency_s"]),
         "train_flops": train_flops(v["train_params"], v["tokens"]),
         "train_peak_tflops": _peak(v["train_gpu"], v["time_precision"]),
         "train_days": train_time(v["train_params"], v["tokens"], v["gpus"], v["train_gpu"], v["time_precision"],
                                  v["mfu"]),
         "gpu_hours": gpu_hours(v["train_params"], v["tokens"], v["train_gpu"], v["time_precision"], v["mfu"]),
+        "log_tb_day": v["log_rows_per_day"] * v["log_row_bytes"] / 1e12,
+        "log_kept_tb": call("RETAINED_STORAGE", v["log_rows_per_day"] * v["log_row_bytes"], v["log_retention_days"],
+                            v["replication"], 0, "TB", v["log_compression"]),
+        "avg_qps": call("PEAK_QPS", v["dau"], v["requests_per_user_per_day"], 1),
+        "peak_qps": call("PEAK_QPS", v["dau"], v["requests_per_user_per_day"], v["peak_factor"]),
+        "servers": call("SERVERS_FOR_QPS", call("PEAK_QPS", v["dau"], v["requests_per_user_per_day"], v["peak_factor"]),
+                        v["core_seconds_per_request"], v["cores_per_server"], v["target_utilization"], v["spare"]),
+    }
+
+
+def expected_recsys(v: dict[str, Any]) -> dict[str, Any]:
+    """The design plan's outputs from the catalog functions it writes out."""
+    flops = v["candidates_per_request"] * v["flops_per_candidate"]
+    peak = call("PEAK_QPS", v["dau"], v["requests_per_user_per_day"], v["peak_factor"])
+    seconds = call("REQUEST_CORE_SECONDS", flops, v["core_gflops"], v["efficiency"])
+    servers = [call("SERVERS_FOR_QPS", peak, seconds, v["cores_per_server"], v["target_utilization"], spare)
+               for spare in (0, v["spare"])]
+    lists = None if v["lists"] == 0 else v["lists"]
+    index = call("VECTOR_INDEX_MEM_BREAKDOWN", v["items"], v["dim"], v["index"], v["vector_precision"], "GB", v["m"],
+                 v["code_bytes"], lists)
+    part = {row[0]: row[1] for row in index[1:]}
+    shards = call("SHARDS", part["total"] * 1e9, v["node_gb"] * 1e9, v["fill"], 1)
+    nodes = call("SHARDS", part["total"] * 1e9, v["node_gb"] * 1e9, v["fill"], v["replicas"], peak,
+                 v["qps_per_replica"])
+    row = call("ROW_BYTES", v["features"], v["bytes_per_feature"], v["key_bytes"], v["timestamp_bytes"])
+    store = call("FEATURE_STORE", v["users"], row, v["feature_retention_days"], v["updates_per_day"],
+                 v["compression"], v["online_replication"], v["offline_replication"], v["index_bytes_per_row"])
+    per_day = v["dau"] * v["requests_per_user_per_day"] * v["impressions_per_request"] * v["log_row_bytes"]
+    logs = call("RETAINED_STORAGE_BREAKDOWN", per_day, v["log_retention_days"], v["log_replication"], 0, "TB",
+                v["compression"], v["daily_growth"], v["hot_days"])
+    rows = v["users"] + v["items"]
+    tables = call("EMBEDDING_TABLE_MEM_BREAKDOWN", rows, v["dim"], v["embedding_precision"], v["optimizer"])
+    hours = call("TRAIN_TIME_EXAMPLES", v["examples"], v["examples_per_sec_per_gpu"], v["gpus"], v["epochs"],
+                 v["scaling_efficiency"], "h")
+    used_lists = max(1, math.floor(4 * math.sqrt(v["items"]) + 0.5)) if lists is None else lists
+    return {
+        "requests_day": v["dau"] * v["requests_per_user_per_day"], "avg_qps": peak / v["peak_factor"],
+        "peak_qps": peak, "flops_per_request": flops, "core_seconds": seconds, "busy_cores": peak * seconds,
+        "usable_cores": v["cores_per_server"] * v["target_utilization"], "load_servers": servers[0],
+        "ranking_servers": servers[1], "response_gbps": call("BANDWIDTH", peak, v["response_bytes"]),
+        "vector_bytes": bytes_per_param(v["vector_precision"]), "lists_used": used_lists,
+        "vectors_gb": part["vectors"], "links_gb": part["graph links, level 0"] + part["graph links, upper levels"],
+        "graph_book_gb": part["graph bookkeeping"], "codes_gb": part["PQ codes"] + part["ids"],
+        "centroids_gb": part["centroids and codebooks"], "index_gb": part["total"],
+        "index_bytes_per_vector": part["total"] * 1e9 / v["items"], "index_shards": shards,
+        "load_replicas": math.ceil(peak / v["qps_per_replica"] * (1 - 1e-12)), "index_replicas": nodes // shards,
+        "index_nodes": nodes, "row_bytes": row, "online_gb": store[1][1], "offline_gb": store[2][1],
+        "log_gb_day": per_day / 1e9, "log_kept_factor": v["log_replication"] / v["compression"],
+        "log_written_gb": call("RETAINED_STORAGE", per_day, v["log_retention_days"], 1, 0, "GB", 1,
+                               v["daily_growth"]),
+        "log_hot_tb": logs[1][1], "log_cold_tb": logs[2][1], "log_total_tb": logs[3][1],
+        "embedding_rows": rows, "table_gb": tables[1][1], "state_gb": tables[2][1], "embedding_gb": tables[4][1],
+        "gpu_memory_gb": gpu_spec(v["gpu"], "memory_gb"),
+        "embedding_gpus": call("EMBEDDING_SHARDS", rows, v["dim"], v["gpu"], v["embedding_precision"],
+                               v["optimizer"], v["embedding_fill"]),
+        "cluster_rate": v["examples"] * v["epochs"] / (hours * 3600), "train_hours": hours,
+        "gpu_hours_run": hours * v["gpus"], "runs_per_year": 365 / v["retrain_every_days"],
+        "retrain_usd_year": call("RETRAINING_COST", v["examples"], v["examples_per_sec_per_gpu"], v["gpus"],
+                                 v["usd_per_gpu_hour"], v["retrain_every_days"], v["epochs"],
+                                 v["scaling_efficiency"]),
+        # The core refuses the other cases, so random draws never reach them.
+        "check_pq": "OK", "check_lists": "OK", "check_retrain": "OK",
     }
 
 
@@ -258,6 +338,42 @@ def random_cheatsheet(rng: random.Random) -> dict[str, Any]:
         "train_params": _log_uniform(rng, 1e6, 2e12), "tokens": _log_uniform(rng, 1e8, 1e14),
         "gpus": rng.randint(1, 100000), "train_gpu": rng.choice(list(GPUS)), "time_precision": rng.choice(TRAINABLE),
         "mfu": rng.uniform(0.01, 1.0),
+        "log_rows_per_day": _log_uniform(rng, 1, 1e13), "log_row_bytes": _log_uniform(rng, 1, 1e5),
+        "log_retention_days": rng.randint(1, 3650), "log_compression": rng.uniform(1, 10),
+        "dau": _log_uniform(rng, 1, 1e10), "requests_per_user_per_day": _log_uniform(rng, 0.01, 1e4),
+        "peak_factor": rng.uniform(1, 10), "core_seconds_per_request": _log_uniform(rng, 1e-5, 10),
+        "cores_per_server": rng.randint(1, 512), "target_utilization": rng.uniform(0.05, 1.0),
+        "spare": rng.randint(0, 10),
+    }
+
+
+def random_recsys(rng: random.Random) -> dict[str, Any]:
+    dim = rng.choice([16, 64, 96, 128, 256, 768])
+    return {
+        "dau": _log_uniform(rng, 1e3, 3e9), "requests_per_user_per_day": rng.uniform(0.1, 200),
+        "peak_factor": rng.uniform(1, 10), "candidates_per_request": rng.randint(1, 5000),
+        "flops_per_candidate": _log_uniform(rng, 1e3, 1e9), "core_gflops": rng.uniform(10, 500),
+        "efficiency": rng.uniform(0.01, 1), "cores_per_server": rng.randint(1, 256),
+        "target_utilization": rng.uniform(0.05, 1), "spare": rng.randint(0, 10),
+        "response_bytes": _log_uniform(rng, 10, 1e7), "items": _log_uniform(rng, 1e3, 1e10), "dim": dim,
+        "index": rng.choice(["flat", "hnsw", "ivfflat", "ivfpq"]), "vector_precision": rng.choice(list(PRECISIONS)),
+        "m": rng.randint(2, 128), "code_bytes": rng.choice([c for c in (1, 2, 4, 8, 16, 32, 64) if dim % c == 0]),
+        "lists": rng.choice([0, rng.randint(1, 100000)]), "node_gb": rng.uniform(1, 4096),
+        "fill": rng.uniform(0.05, 1), "replicas": rng.randint(1, 5), "qps_per_replica": _log_uniform(rng, 1, 1e6),
+        "users": _log_uniform(rng, 1e3, 1e10), "features": rng.randint(1, 5000),
+        "bytes_per_feature": rng.choice([1, 2, 4, 8]), "key_bytes": rng.choice([0, 8, 16, 36]),
+        "timestamp_bytes": rng.choice([0, 4, 8]), "feature_retention_days": rng.randint(1, 3650),
+        "updates_per_day": rng.uniform(0.01, 100), "compression": rng.uniform(1, 10),
+        "online_replication": rng.uniform(1, 5), "offline_replication": rng.choice([1, 1.5, 3]),
+        "index_bytes_per_row": rng.uniform(0, 500), "impressions_per_request": rng.uniform(1, 100),
+        "log_row_bytes": rng.uniform(50, 5000), "log_retention_days": rng.randint(1, 3650),
+        "log_replication": rng.uniform(1, 5), "daily_growth": rng.choice([0, rng.uniform(1e-4, 0.01)]),
+        "hot_days": rng.randint(0, 30), "embedding_precision": rng.choice(TRAINABLE),
+        "optimizer": rng.choice(list(EMBEDDING_OPTIMIZERS)), "gpu": rng.choice(list(GPUS)),
+        "embedding_fill": rng.uniform(0.05, 1), "examples": _log_uniform(rng, 1e6, 1e12),
+        "examples_per_sec_per_gpu": _log_uniform(rng, 1e3, 1e7), "gpus": rng.randint(1, 4096),
+        "epochs": rng.uniform(0.1, 10), "scaling_efficiency": rng.uniform(0.05, 1),
+        "retrain_every_days": rng.uniform(0.5, 90), "usd_per_gpu_hour": rng.uniform(0.1, 20),
     }
 
 
@@ -273,6 +389,9 @@ CHOSEN: dict[str, list[dict[str, Any]]] = {
     ],
     "storage": [],
     "cheatsheet": [],
+    # Each index type; row-wise and element-wise optimizers; no growth; automatic IVF lists.
+    "recsys": [{"index": "ivfpq", "code_bytes": 16, "lists": 0}, {"index": "ivfflat", "lists": 4096},
+               {"index": "flat", "optimizer": "adam", "daily_growth": 0, "hot_days": 0}],
 }
 
 WORKBOOKS: dict[str, tuple[Any, Callable[[random.Random], dict], Callable[[dict], dict]]] = {
@@ -280,6 +399,7 @@ WORKBOOKS: dict[str, tuple[Any, Callable[[random.Random], dict], Callable[[dict]
     "serving": (serving, random_serving, expected_serving),
     "storage": (storage, random_storage, expected_storage),
     "cheatsheet": (cheatsheet, random_cheatsheet, expected_cheatsheet),
+    "recsys": (recsys, random_recsys, expected_recsys),
 }
 
 

@@ -31,6 +31,7 @@ def _scaled(x: float, scales: tuple[tuple[str, float], ...], base: str, sep: str
     returns="the size in `to_unit`",
     formula="value x bytes per from_unit / bytes per to_unit",
     source="SI prefixes (BIPM SI Brochure, 9th ed.); binary prefixes IEC 80000-13:2008",
+    unit_from=lambda a: BYTE_UNITS.name(a["to_unit"]),
 )
 def convert_bytes(value: float, from_unit: str, to_unit: str) -> float:
     """Convert `value` from one byte unit to another.

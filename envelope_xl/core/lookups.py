@@ -1,8 +1,8 @@
-"""Reference lookups: bytes per value of a precision, and GPU datasheet figures."""
+"""Reference lookups: bytes per value of a precision, GPU datasheet figures, interconnect figures."""
 
 from __future__ import annotations
 
-from envelope_xl.reference import GPU_FIELD_NAMES, GPUS, PRECISIONS
+from envelope_xl.reference import GPU_FIELD_NAMES, GPU_FIELDS, GPUS, LINK_FIELD_NAMES, LINK_FIELDS, LINKS, PRECISIONS
 from envelope_xl.registry import register
 
 
@@ -41,6 +41,7 @@ def bytes_per_param(precision: str) -> float:
     "(2:4-sparsity figures halved)",
     arg_docs={"field": "memory_gb (GB), bandwidth_tbs (TB/s), fp64/fp32/tf32/bf16/fp16/fp8/fp4_tflops "
               "(dense TFLOP/s) or int8_tops (dense TOP/s)"},
+    unit_from=lambda a: GPU_FIELDS[GPU_FIELD_NAMES.get("field", a["field"])],
 )
 def gpu_spec(gpu: str, field: str) -> float:
     """One datasheet figure of `gpu`.
@@ -56,3 +57,33 @@ def gpu_spec(gpu: str, field: str) -> float:
         (989.5, 80.0)
     """
     return GPUS.get("gpu", gpu).spec(GPU_FIELD_NAMES.get("field", field))
+
+
+@register(
+    "LINK_SPEC",
+    example=("nvlink4", "bandwidth_gbs"),
+    pillar="Precision and catalogs",
+    summary="A figure of an interconnect: bandwidth_gbs (one GPU, one direction, GB/s) or latency_us (one "
+    "message step of a ring collective, microseconds), for NVLink, PCIe, InfiniBand, RoCE and Ethernet links.",
+    returns="the figure, in the unit its field name says (GB/s, us)",
+    formula="look-up in the link catalog",
+    source="Vendor datasheets and specifications, cited per link in data/links.toml (bidirectional totals "
+    "halved); latency from NCCL's cost model, src/graph/tuning.cc",
+    arg_docs={"field": "bandwidth_gbs (GB/s, per GPU and direction) or latency_us (microseconds per message "
+              "step)"},
+    arg_choices={"field": LINK_FIELD_NAMES},
+    unit_from=lambda a: LINK_FIELDS[LINK_FIELD_NAMES.get("field", a["field"])],
+)
+def link_spec(link: str, field: str) -> float:
+    """One figure of an interconnect from `data/links.toml`.
+
+    Fields: bandwidth_gbs, what one GPU sends (or receives) per second over the link, in
+    GB/s (vendors print NVLink and PCIe as both directions together: halved here); and
+    latency_us, NCCL's cost per message step of a ring collective on that class of link.
+
+    Examples:
+        >>> link_spec("nvlink4", "bandwidth_gbs"), link_spec("InfiniBand NDR", "bandwidth_gbs")
+        (450.0, 50.0)
+    """
+    found = LINKS.get("link", link)
+    return getattr(found, LINK_FIELD_NAMES.get("field", field))

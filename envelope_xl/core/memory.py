@@ -6,6 +6,7 @@ Results are bytes internally and `unit` (decimal GB by default) at the surface.
 from __future__ import annotations
 
 from envelope_xl.checks import flag, positive, whole
+from envelope_xl.core.activations import ATTENTION, check_tp, korthikanti_shape, layer_bytes, layer_input_bytes
 from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.errors import InputError
 from envelope_xl.reference import OPTIMIZERS, PRECISIONS, Precision
@@ -28,6 +29,7 @@ def _trainable(precision: object) -> Precision:
             "precision", precision,
             "expected a floating-point training format (fp32, tf32, bf16, fp16, fp8, fp4); "
             "integer and 4-bit storage formats hold no gradients",
+            'For a frozen base stored in it, see TRAIN_PEAK_MEM with method "qlora".',
         )
     return p
 
@@ -134,57 +136,64 @@ def train_mem(
     return (w + g + m + o) / BYTE_UNITS.get("unit", unit)
 
 
-#: Bytes per activation element in Korthikanti et al. (16-bit activations).
-_ACT_BYTES = 2
-
-
 def _activation_steps(
-    layers: int, hidden: int, heads: int, seq_len: int, micro_batch: int, recompute: str = "none", tp: int = 1
+    layers: int,
+    hidden: int,
+    heads: int,
+    seq_len: int,
+    micro_batch: int,
+    recompute: str = "none",
+    tp: int = 1,
+    sp: bool = False,
+    attention: str = "eager",
 ) -> tuple[float, float, float, float]:
     L = whole("layers", layers)
-    h = whole("hidden", hidden)
-    a = whole("heads", heads)
+    shape = korthikanti_shape(whole("hidden", hidden), whole("heads", heads))
     s = whole("seq_len", seq_len)
     b = whole("micro_batch", micro_batch)
     mode = RECOMPUTE.get("recompute", recompute)
     t = whole("tp", tp)
-    if a % t:
-        raise InputError("tp", tp, f"expected a divisor of heads ({a}): tensor parallelism splits the heads")
-    sbh = s * b * h
-    if mode == "full":  # only each layer's input is kept (Table 2: 2sbhL)
-        return (0.0, 0.0, 0.0, float(L * _ACT_BYTES * sbh))
-    # Per layer, section 4.1: attention 11sbh + 5as^2b, MLP 19sbh, norms 4sbh (34 + 5as/h in all).
-    # With tensor parallelism, 8sbh of attention, 16sbh of the MLP and the softmax terms split over t.
-    softmax = 5 * a * s * s * b / t if mode == "none" else 0.0  # selective recomputes it (section 5)
-    return (
-        L * (sbh * (3 + 8 / t) + softmax),
-        L * sbh * (3 + 16 / t),
-        float(L * 4 * sbh),
-        0.0,
-    )
+    split = flag("sp", sp)
+    impl = ATTENTION.get("attention", attention)
+    check_tp(shape, t)
+    if mode == "full":  # only each layer's input is kept (Table 2: 2sbhL, / t with sequence parallelism)
+        return (0.0, 0.0, 0.0, L * layer_input_bytes(shape, s, b, t, split))
+    at, mlp, norms = layer_bytes(shape, s, b, t, split, impl, mode)
+    return (L * at, L * mlp, L * norms, 0.0)
 
 
 @register(
     "ACTIVATION_MEM",
     example=(32, 4096, 32, 4096, 1, "selective"),
     pillar="Memory",
-    summary="Activation memory of a transformer's layers for one micro-batch, per GPU (Korthikanti et al. "
-    "2022): no, selective or full recomputation, with tensor parallelism.",
+    summary="Activation memory of a GPT-style transformer's layers for one micro-batch, per GPU (Korthikanti et "
+    "al. 2022): no, selective or full recomputation, tensor and sequence parallelism, eager or FlashAttention. "
+    "For a real model's peak memory use TRAIN_PEAK_MEM.",
     returns="bytes per GPU, in `unit` (default GB)",
     unit_kind="bytes",
-    formula="layers x s x b x h x (10 + 24/tp + 5 a s / (h tp)); selective: (10 + 24/tp); full: 2",
+    formula="layers x s x b x h x (10 + 24/tp + 5 a s / (h tp)); selective: (10 + 24/tp); full: 2; "
+    "with sp: every term / tp; flash: the 5 a s / h term becomes 4 a / h (fp32 log-sum-exp)",
     source="Korthikanti et al. 2022, 'Reducing Activation Recomputation in Large Transformer Models', "
-    "section 4 and Table 2 (arXiv:2205.05198)",
+    "section 4 and Table 2 (arXiv:2205.05198); Dao et al. 2022, 'FlashAttention', section 3.1",
     assumptions=(
-        "16-bit activations, dropout masks of 1 byte, as in the paper",
-        "tensor parallelism without sequence parallelism (Table 2 rows 'tensor parallel')",
-        "transformer layers only: embeddings, final norm and logits are not included",
+        "GPT layer as in the paper: multi-head attention, a 4 x hidden GeLU MLP, LayerNorm, dropout; "
+        "16-bit activations, 1-byte dropout masks",
+        "defaults reproduce the paper's Table 2: no sequence parallelism, the attention score matrix stored "
+        "(eager); a modern stack is sp TRUE with tp > 1 and attention \"flash\"",
+        "transformer layers only: embeddings, final norm and logits are not included (TRAIN_PEAK_MEM adds them)",
     ),
+    arg_docs={
+        "sp": "TRUE for Megatron sequence parallelism (norms, dropout and layer inputs split over tp too); "
+        "default FALSE, as the paper's baseline",
+        "attention": "eager (default, the score matrix is stored as in the paper) or flash (FlashAttention: "
+        "no score matrix)",
+    },
     steps=(
-        Step("attention", "layers x (s b h (3 + 8/tp) + 5 a s^2 b / tp); the s^2 term is dropped when selective"),
-        Step("MLP", "layers x s b h (3 + 16/tp)"),
-        Step("layer norms", "layers x 4 s b h"),
-        Step("layer inputs kept for full recomputation", "layers x 2 s b h (full recomputation only)"),
+        Step("attention", "layers x (s b h (3 + 8/tp) + 5 a s^2 b / tp); the s^2 term is dropped when selective; "
+             "flash keeps 4 a s b / tp instead; sp divides the 3 s b h by tp"),
+        Step("MLP", "layers x s b h (3 + 16/tp); sp divides the 3 s b h by tp"),
+        Step("layer norms", "layers x 4 s b h [/ tp with sp]"),
+        Step("layer inputs kept for full recomputation", "layers x 2 s b h [/ tp with sp] (full recomputation only)"),
     ),
     steps_fn=_activation_steps,
 )
@@ -197,6 +206,8 @@ def activation_mem(
     recompute: str = "none",
     tp: int = 1,
     unit: str = "GB",
+    sp: bool = False,
+    attention: str = "eager",
 ) -> float:
     """Activation memory of all transformer layers for one micro-batch, per GPU, in `unit`.
 
@@ -204,18 +215,29 @@ def activation_mem(
         none:      s*b*h*(10 + 24/t + 5*a*s/(h*t))
         selective: s*b*h*(10 + 24/t)
         full:      2*s*b*h
+        sp=TRUE:   every term over t (34/t + 5as/(ht); selective 34/t; full 2/t)
+        flash:     the 5*a*s/(h*t) term becomes 4*a/(h*t): no score matrix, an fp32
+                   log-sum-exp per head and token
 
-    Assumptions: 16-bit activations and 1-byte dropout masks; tensor parallelism
-    without sequence parallelism; embeddings and logits excluded.
+    Assumptions: GPT layer as in the paper (multi-head attention, 4h GeLU MLP,
+    LayerNorm, dropout); 16-bit activations and 1-byte dropout masks; embeddings and
+    logits excluded. The defaults (no sequence parallelism, eager attention) are the
+    paper's Table 2 rows; today's stacks run FlashAttention with sp when tp > 1, and
+    TRAIN_PEAK_MEM counts a real model's layers, logits and model states.
 
     Source: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large
-    Transformer Models", section 4.1 (per-layer 34sbh + 5as^2b) and Table 2.
+    Transformer Models", section 4.1 (per-layer 34sbh + 5as^2b) and Table 2; Dao et al.
+    2022, "FlashAttention", section 3.1.
 
     Examples:
         >>> activation_mem(1, 1000, 10, 100, 1, unit="B")  # 100*1000*(34 + 5*10*100/1000)
         3900000.0
+        >>> activation_mem(1, 1000, 10, 100, 1, tp=2, sp=True, unit="B")  # 100*1000*(34 + 50)/2
+        1950000.0
     """
-    at, mlp, norms, inputs = _activation_steps(layers, hidden, heads, seq_len, micro_batch, recompute, tp)
+    at, mlp, norms, inputs = _activation_steps(
+        layers, hidden, heads, seq_len, micro_batch, recompute, tp, sp, attention
+    )
     return (at + mlp + norms + inputs) / BYTE_UNITS.get("unit", unit)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from envelope_xl.cli import fail
+from envelope_xl.cli import fail, require_extra
 from envelope_xl.excel import TESTED_XLWINGS, UDF_MODULE, conf, lite
 
 FIRST_FORMULA = '=TRAIN_MEM(7e9,"bf16","adam")'
@@ -112,6 +112,7 @@ def _setup_classic(config_file: Path | None, force: bool, dry_run: bool) -> None
             "run `envelope-xl excel setup` on the Windows PC that has Excel, "
             "or use xlwings Lite: `envelope-xl excel setup --platform web`"
         )
+    require_extra("excel", "envelope-xl excel setup --platform windows")
     import xlwings
 
     if xlwings.__version__ not in TESTED_XLWINGS:

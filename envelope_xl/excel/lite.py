@@ -2,13 +2,15 @@
 
 xlwings Lite (free for personal and commercial use) runs Python inside Excel on
 Windows, macOS and the web, with Pyodide. A workbook keeps its code in `main.py` and its
-packages in `requirements.txt`; Lite installs them with micropip from PyPI, which takes
-pure-Python wheels: envelope-xl, its dependencies and xlwings itself all have one.
+packages in `requirements.txt`; Lite installs them with micropip, which takes pure-Python
+wheels from PyPI or Pyodide's own builds. In Pyodide, envelope-xl (a pure-Python wheel)
+requires nothing but xlwings, which Lite's requirements.txt lists already (xlwings has a
+pure-Python wheel too): the line below downloads envelope-xl's wheel alone.
 
-Lite registers the decorated functions `main.py` holds, imported ones included, so the
-generated `main.py` only imports them from `envelope_xl.udfs`: the functions, their
-descriptions and their arithmetic all come from the installed package, never from a
-copy kept in the workbook.
+Lite registers the decorated functions `main.py` holds, imported ones included, without
+a namespace: a cell calls `=TRAIN_MEM(...)`. The generated `main.py` only imports them
+from `envelope_xl.udfs`, so the functions, their descriptions and their arithmetic all
+come from the installed package, never from a copy kept in the workbook.
 """
 
 from __future__ import annotations

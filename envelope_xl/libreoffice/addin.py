@@ -21,7 +21,7 @@ from typing import Any
 
 from envelope_xl.catalog import CATALOG, bind, get
 from envelope_xl.errors import InputError
-from envelope_xl.registry import Function
+from envelope_xl.registry import MODEL, Function
 
 #: The implementation name Calc files the functions under (also the AddInInfo node of CalcAddIns.xcu).
 IMPLEMENTATION_NAME = "org.envelopexl.EnvelopeAddIn"
@@ -42,7 +42,8 @@ def cell_args(spec: Function, values: tuple[Any, ...]) -> list[Any]:
     """Calc's argument values as the positional list the core function takes.
 
     A single-cell range counts as its value; a larger range is refused, as the
-    functions take one value per argument.
+    functions take one value per argument, except for a model, which may be a range of
+    field/value rows.
 
     >>> cell_args(get("TRAIN_MEM"), (7e9, "bf16", None, ((8.0,),), None, None))
     [7000000000.0, 'bf16', 'adam', 8.0, 0, 'GB']
@@ -50,6 +51,9 @@ def cell_args(spec: Function, values: tuple[Any, ...]) -> list[Any]:
     plain = []
     for arg, value in zip(spec.args, values, strict=True):
         if isinstance(value, tuple):
+            if arg.kind == MODEL and (len(value) != 1 or len(value[0]) != 1):
+                plain.append(value)  # a model described by a range of field/value rows
+                continue
             if len(value) != 1 or len(value[0]) != 1:
                 rows, cols = len(value), len(value[0]) if value else 0
                 raise InputError(arg.name, f"a {rows}x{cols} range", "expected a single value or cell")

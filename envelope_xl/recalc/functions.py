@@ -27,7 +27,7 @@ from formulas.tokens.operand import Error, XlError
 
 from envelope_xl import catalog
 from envelope_xl.errors import InputError
-from envelope_xl.registry import Function
+from envelope_xl.registry import MODEL, Function
 
 
 class ReasonedError(XlError):
@@ -77,6 +77,10 @@ def _function(spec: Function):
         for arg, value in zip(spec.args, args, strict=False):
             if isinstance(value, np.ndarray):
                 if value.size != 1:
+                    if arg.kind == MODEL:  # a model described by a range of field/value rows
+                        rows = value.reshape(value.shape[0] if value.ndim else 1, -1)
+                        values.append(tuple(tuple(_plain(c) for c in row) for row in rows))
+                        continue
                     reason = (f"{spec.name}: {arg.name}: got a range of {value.size} cells; "
                               "expected a single value or cell")
                     return error("#VALUE!", reason)
@@ -85,6 +89,10 @@ def _function(spec: Function):
         for value in values:
             if isinstance(value, XlError):
                 return value
+            if isinstance(value, tuple):  # the cells of a model's range
+                found = next((c for row in value for c in row if isinstance(c, XlError)), None)
+                if found is not None:
+                    return found
         return _call(spec, *values)
 
     def evaluate(*args: Any) -> Any:

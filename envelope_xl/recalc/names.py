@@ -9,11 +9,14 @@ in any letter case:
 - `[1]!TRAIN_MEM(...)`: a VBA function that lives in an add-in (an `.xlam`, e.g. one
   made with `xlwings quickstart --addin`); `[1]` points at the externalLink part that
   names the add-in file.
-- `_xldudf_XLWINGS_TRAIN_MEM(...)`: an Office.js custom function (xlwings Lite,
-  xlwings Server), which Excel shows as `XLWINGS.TRAIN_MEM` and saves as `_xldudf_`
-  + namespace + `_` + name. The namespace is `XLWINGS` by default, may carry a
-  suffix (`XLWINGS_DEV`) or sub-namespaces, so any namespace is accepted.
-- `XLWINGS.TRAIN_MEM(...)`: the same call as Excel displays it, as a file generator
+- `_xldudf_TRAIN_MEM(...)`: an Office.js custom function, as xlwings Lite registers
+  them. Excel saves such a call as `_xldudf_` + the function's full name, namespace and
+  name joined by `_`. Lite sets no namespace: the cell shows `=TRAIN_MEM(...)` and the
+  file holds `_xldudf_TRAIN_MEM(...)`. An add-in with a namespace, such as an xlwings
+  Server add-in (`XLWINGS` by default, `XLWINGS_DEV` outside production, sub-namespaces
+  possible), shows `=XLWINGS.TRAIN_MEM(...)` and stores `_xldudf_XLWINGS_TRAIN_MEM(...)`;
+  any namespace is accepted.
+- `XLWINGS.TRAIN_MEM(...)`: a namespaced call as Excel displays it, as a file generator
   may write it.
 - `ORG.ENVELOPEXL.ENVELOPEADDIN.TRAINMEM(...)`: what LibreOffice saves for a call of
   the envelope-xl Calc extension (the add-in's programmatic name).
@@ -46,10 +49,10 @@ def catalog_name(call: str) -> str | None:
 
     >>> catalog_name("train_mem"), catalog_name("[1]!TRAIN_MEM")
     ('TRAIN_MEM', 'TRAIN_MEM')
-    >>> catalog_name("_xldudf_XLWINGS_TRAIN_MEM_BREAKDOWN"), catalog_name("XLWINGS.KV_CACHE")
-    ('TRAIN_MEM_BREAKDOWN', 'KV_CACHE')
-    >>> catalog_name("org.envelopexl.EnvelopeAddIn.trainMemBreakdown")
-    'TRAIN_MEM_BREAKDOWN'
+    >>> catalog_name("_xldudf_TRAIN_MEM"), catalog_name("_xldudf_XLWINGS_TRAIN_MEM_BREAKDOWN")
+    ('TRAIN_MEM', 'TRAIN_MEM_BREAKDOWN')
+    >>> catalog_name("XLWINGS.KV_CACHE"), catalog_name("org.envelopexl.EnvelopeAddIn.trainMemBreakdown")
+    ('KV_CACHE', 'TRAIN_MEM_BREAKDOWN')
     >>> catalog_name("SUM") is None, catalog_name("_xlfn.XLOOKUP") is None
     (True, True)
     """

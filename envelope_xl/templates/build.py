@@ -7,12 +7,12 @@ import zipfile
 from pathlib import Path
 from types import ModuleType
 
-from envelope_xl.templates import cheatsheet, package, serving, storage, sweep, training
+from envelope_xl.templates import cheatsheet, package, recsys, serving, storage, sweep, training
 
 #: The workbooks in the order of the docs; each module has FILENAME, TITLE, DESCRIPTION, build().
-WORKBOOKS: tuple[ModuleType, ...] = (training, serving, storage, cheatsheet, sweep)
+WORKBOOKS: tuple[ModuleType, ...] = (training, serving, storage, cheatsheet, sweep, recsys)
 #: The workbooks that compute with standard spreadsheet functions only (no add-in needed).
-STANDARD_FUNCTIONS_ONLY: tuple[ModuleType, ...] = (training, serving, storage, cheatsheet)
+STANDARD_FUNCTIONS_ONLY: tuple[ModuleType, ...] = (training, serving, storage, cheatsheet, recsys)
 
 
 class ChangedFileError(Exception):

@@ -1,19 +1,31 @@
 """Workbook 4, the estimation cheat sheet: the four pillars, each with its formula, what to say
-aloud, and a worked example computed live; then bytes per precision and per optimizer.
+aloud, and a worked example computed live, the classic steps of a system design answer (users
+to peak QPS, QPS to servers, daily rows to retained storage) beside the LLM ones; then bytes
+per precision and per optimizer.
 """
 
 from __future__ import annotations
 
 from openpyxl.workbook import Workbook
 
+from envelope_xl.planning import default
 from envelope_xl.reference import OPTIMIZERS, PRECISIONS
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
-from envelope_xl.templates.style import PlanSheet, at_least, choice, fraction, positive, whole_at_least
+from envelope_xl.templates.style import (
+    PlanSheet,
+    at_least,
+    choice,
+    fraction,
+    positive,
+    whole_at_least,
+    whole_between,
+)
 
 FILENAME = "estimation_cheat_sheet.xlsx"
 TITLE = "Estimation cheat sheet"
-DESCRIPTION = "The four pillars of back-of-the-envelope estimation for ML systems, with live worked examples."
+DESCRIPTION = ("The four pillars of back-of-the-envelope estimation for ML systems, with the classic system design "
+               "steps and live worked examples.")
 
 #: The worked examples: 7B in fp16 for inference, 7B with mixed-precision Adam, 1B x 256 fp32
 #: embeddings with 3 replicas, a 7B model on 1T tokens over 1,024 H100s.
@@ -26,12 +38,23 @@ DEFAULTS = {
     "dim": 256,
     "storage_precision": "fp32",
     "replication": 3,
+    "log_rows_per_day": 1e9,
+    "log_row_bytes": 500,
+    "log_retention_days": 90,
+    "log_compression": default("compression"),
     "serve_params": 7e9,
     "serve_gpu": "H100-SXM",
     "serve_precision": "bf16",
     "batch": 1,
     "qps": 2000,
     "latency_s": 1.5,
+    "dau": 100e6,
+    "requests_per_user_per_day": 20,
+    "peak_factor": default("peak_factor"),
+    "core_seconds_per_request": 0.01,
+    "cores_per_server": int(default("cores_per_server")),
+    "target_utilization": default("target_utilization"),
+    "spare": int(default("spare")),
     "train_params": 7e9,
     "tokens": 1e12,
     "gpus": 1024,
@@ -97,6 +120,28 @@ def _storage(s: PlanSheet) -> None:
            "1B x 256 x 4 bytes = 1,024 GB", style.COUNT)
     s.step("replicated_gb", "Replicated storage", "raw x replication", "out_raw_gb*in_replication", "GB",
            "Same as EMBED_STORAGE: 3,072 GB with 3 copies, before any index", style.COUNT, key=True)
+    _retained(s)
+
+
+def _retained(s: PlanSheet) -> None:
+    d = DEFAULTS
+    _say(s, "kept = rows per day x bytes per row x days kept x replication / compression", (
+        "Logs and features accumulate: the daily volume times the retention window, not the daily volume.",
+        "Then the copies (x3), then compression (columnar files with zstd: about 3x smaller).",
+    ))
+    s.input("log_rows_per_day", "Rows per day", d["log_rows_per_day"], "rows", "events or feature rows written a day",
+            positive(), style.COUNT)
+    s.input("log_row_bytes", "Bytes per row", d["log_row_bytes"], "bytes", "bytes of one row (ROW_BYTES)", positive(),
+            style.COUNT)
+    s.input("log_retention_days", "Retention", d["log_retention_days"], "days", "days the rows are kept",
+            whole_between(1, 100000), style.COUNT)
+    s.input("log_compression", "Compression", d["log_compression"], "x",
+            "compression ratio (zstd -1 on the Silesia corpus: 2.896)", at_least(1), style.DECIMAL)
+    s.step("log_tb_day", "Written per day", "rows per day x bytes per row", "in_log_rows_per_day*in_log_row_bytes/1e12",
+           "TB", "before copies and compression", style.DECIMAL)
+    s.step("log_kept_tb", "Kept", "per day x days x replication / compression",
+           "out_log_tb_day*in_log_retention_days*in_replication/in_log_compression", "TB",
+           "Same as RETAINED_STORAGE: 1B rows of 500 bytes for 90 days, 3 copies: 46.6 TB", style.DECIMAL, key=True)
 
 
 def _throughput(s: PlanSheet) -> None:
@@ -123,10 +168,42 @@ def _throughput(s: PlanSheet) -> None:
            "TFLOP/s", "#N/A when the GPU publishes no such peak", style.ONE_DECIMAL)
     s.step("decode_tps", "Decode throughput", "batch / max(weight bytes / bandwidth, 2 x params x batch / peak)",
            f"in_batch/MAX({weight_bytes}/({bandwidth}*1e12),2*in_serve_params*in_batch/(out_serve_peak_tflops*1e12))",
-           "tokens/s", "Same as DECODE_TPS: an upper bound (full bandwidth and peak, KV-cache reads not counted)",
+           "tokens/s", "The weights-only roofline: an upper bound (DECODE_TPS adds KV-cache reads, measured "
+           "efficiencies and a memory check)",
            style.ONE_DECIMAL, key=True)
     s.step("concurrency", "Requests in flight", "QPS x latency", "in_qps*in_latency_s", "requests",
            "Same as CONCURRENCY: 2,000 QPS x 1.5 s = 3,000", style.COUNT, key=True)
+    _traffic(s)
+
+
+def _traffic(s: PlanSheet) -> None:
+    d = DEFAULTS
+    _say(s, "peak QPS = daily users x requests per user / 86,400 x peak factor; servers = peak QPS x CPU seconds "
+         "per request / (cores x utilisation) + spares", (
+             "Start from users: 100M daily users x 20 requests / 86,400 s is 23,000 requests/s on average.",
+             "Plan for the peak, not the average: x3 (aggregate Internet traffic peaks at 1.72x its average hour).",
+             "Busy cores = requests/s x CPU seconds each; divide by cores at 70% and add a spare for N+1.",
+         ))
+    s.input("dau", "Daily active users", d["dau"], "users", "users active on a day", positive(), style.COUNT)
+    s.input("requests_per_user_per_day", "Requests per user", d["requests_per_user_per_day"], "requests/day",
+            "requests one user makes a day", positive(), style.COUNT)
+    s.input("peak_factor", "Peak factor", d["peak_factor"], "x average", "peak over average request rate",
+            at_least(1), style.DECIMAL)
+    s.input("core_seconds_per_request", "CPU time per request", d["core_seconds_per_request"], "core-seconds",
+            "CPU time of one request (REQUEST_CORE_SECONDS)", positive(), style.THREE_DECIMALS)
+    s.input("cores_per_server", "Cores per server", d["cores_per_server"], "cores", "CPU cores of one server",
+            whole_at_least(1), style.COUNT)
+    s.input("target_utilization", "Target utilisation", d["target_utilization"], "fraction",
+            "share of each server's cores to plan for", fraction(), style.PERCENT)
+    s.input("spare", "Spare servers", d["spare"], "servers", "servers for N+k redundancy", whole_between(0, 1000000),
+            style.COUNT)
+    s.step("avg_qps", "Average rate", "daily users x requests per user / 86,400",
+           "in_dau*in_requests_per_user_per_day/86400", "requests/s", "requests spread over the day", style.COUNT)
+    s.step("peak_qps", "Peak rate", "average x peak factor", "out_avg_qps*in_peak_factor", "requests/s",
+           "Same as PEAK_QPS: 69,444 requests/s", style.COUNT, key=True)
+    s.step("servers", "Servers", "peak x CPU time / (cores x utilisation), rounded up, + spares",
+           "ROUNDUP(out_peak_qps*in_core_seconds_per_request/(in_cores_per_server*in_target_utilization)*(1-1E-12),0)"
+           "+in_spare", "servers", "Same as SERVERS_FOR_QPS: 32 + 1 = 33", style.COUNT, key=True)
 
 
 def _training_time(s: PlanSheet) -> None:

@@ -19,7 +19,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from envelope_xl.checks import Names
 from envelope_xl.core.architecture import model_params
 from envelope_xl.core.recompute import RECOMPUTE
-from envelope_xl.reference import GPU_FIELDS, GPUS, MODEL_FIELDS, MODELS, OPTIMIZERS, PRECISIONS
+from envelope_xl.models import PRESETS
+from envelope_xl.reference import GPU_FIELDS, GPUS, OPTIMIZERS, PRECISIONS
 from envelope_xl.templates import style
 
 T = TypeVar("T")
@@ -30,6 +31,9 @@ _UNITS_FONT = Font(name=style.FONT_NAME, italic=True, color="595959")
 _SOURCE_WIDTH = 90
 _TEXT = Alignment(wrap_text=True, vertical="top", indent=1)  # sources and notes, set off from the numbers
 _MODEL_FLAGS = ("gated_mlp", "tied_embeddings", "bias")
+#: The architecture figures the plans look up (MODEL_CONFIG has more).
+_MODEL_FIELDS = ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "vocab", "experts",
+                 "experts_per_token", "max_positions")
 
 
 def _entries(names: Names[T]) -> list[T]:
@@ -116,11 +120,11 @@ def add_models(wb: Workbook) -> None:
     ws = _sheet(wb, "Models", "Model presets: published architectures",
                 "From envelope_xl/data/models.toml. parameters (total over all experts, for memory) and active "
                 "parameters (used per token, for compute) are computed from the architecture by MODEL_PARAMS.")
-    fields = list(MODEL_FIELDS)
+    fields = list(_MODEL_FIELDS)
     rows = [
         (m.name, model_params(m.name), model_params(m.name, active=True), *(getattr(m, f) for f in fields),
-         *(getattr(m, f) for f in _MODEL_FLAGS), m.source)
-        for m in _entries(MODELS)
+         *(getattr(m, f) for f in _MODEL_FLAGS), m.origin)
+        for m in _entries(PRESETS)
     ]
     counts = ("parameters", "active parameters")
     headers = ("model", *counts, *fields, *_MODEL_FLAGS, "source")
@@ -144,7 +148,7 @@ def add_lists(wb: Workbook) -> None:
                 "Generated from the catalog: model presets plus 'custom', formats that can be trained, "
                 "recomputation strategies.")
     lists = {
-        "list_models": [*MODELS, CUSTOM_MODEL],
+        "list_models": [*PRESETS, CUSTOM_MODEL],
         "list_train_precisions": [p for p in PRECISIONS if PRECISIONS.get("precision", p).trainable],
         "list_recompute": list(RECOMPUTE),
     }

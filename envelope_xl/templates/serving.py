@@ -153,7 +153,8 @@ def _decode(s: PlanSheet) -> None:
            "one expert = (total - active) / (experts - experts per token); dense: every parameter", style.COUNT)
     s.step("step_memory_s", "Step time if bandwidth-bound", "parameters read x bytes per weight / bandwidth",
            "out_params_read*out_bytes/(out_bandwidth_tbs*1e12)", "s",
-           f"every step streams the weights it touches; {FUNCTIONS['DECODE_TPS'].assumptions[1]}", "0.00000")
+           "every step streams the weights it touches; KV-cache reads are not counted here (DECODE_TPS counts them)",
+           "0.00000")
     s.step("step_compute_s", "Step time if compute-bound", "2 x active parameters x batch / peak",
            "2*out_active_params*in_batch/(out_peak_tflops*1e12)", "s",
            "2 FLOPs per active parameter per token", "0.00000")
@@ -162,13 +163,13 @@ def _decode(s: PlanSheet) -> None:
     s.step("bound", "Bound by", "which limit sets the step time",
            'IF(out_step_memory_s>=out_step_compute_s,"memory bandwidth","compute")', "", "", style.TEXT)
     s.step("decode_tps", "Decode throughput per GPU", "batch / step time", "in_batch/out_step_s", "tokens/s",
-           "an upper bound; same as DECODE_TPS for a dense model (and for a mixture at batch 1 with active "
-           "parameters)", style.COUNT, key=True)
+           "an upper bound: the weights-only roofline at full bandwidth and peak (DECODE_TPS adds KV-cache reads, "
+           "measured efficiencies and a memory check)", style.COUNT, key=True)
     s.step("per_sequence_tps", "Speed each user sees", "1 / step time", "1/out_step_s", "tokens/s", "",
            style.ONE_DECIMAL)
     s.step("prefill_s", "Prefill time", "2 x active parameters x prompt tokens / (peak x MFU)",
            "2*out_active_params*in_prompt_tokens/(out_peak_tflops*1e12*in_mfu)", "s",
-           f"Same as PREFILL_TIME(active parameters); {FUNCTIONS['PREFILL_TIME'].assumptions[0]}",
+           "PREFILL_TIME(active parameters) without its attention FLOPs and weight-read floor",
            style.THREE_DECIMALS)
     s.step("request_latency_s", "Time per request", "prefill + tokens per request x step time",
            "out_prefill_s+in_tokens_per_request*out_step_s", "s", "no queueing; prefill not overlapped with decode",

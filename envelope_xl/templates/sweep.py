@@ -111,6 +111,8 @@ COLUMNS = (
     Column("seq_len", "Context (tokens)", 10, style.COUNT, True, style.whole_at_least(1),
            note="tokens cached per sequence when serving"),
     Column("batch", "Serving batch", 9, style.COUNT, True, style.whole_at_least(1), note=_arg_doc("batch")),
+    Column("serve_tp", "Serving GPUs (tp)", 9, style.COUNT, True, style.whole_at_least(1),
+           note="GPUs per serving replica (tensor parallelism): the decode estimate refuses a batch that does not fit"),
     Column("train_mem_gb", "Model states per GPU (GB)", 13, style.DECIMAL,
            call=Call("TRAIN_MEM", ("params", "precision", "optimizer", "gpus", "zero_stage"))),
     Column("fits", "Fits the GPU?", 9, style.TEXT,
@@ -122,7 +124,7 @@ COLUMNS = (
            call=Call("KV_CACHE", (_config("layers"), _config("kv_heads"), _config("head_dim"), "seq_len", "batch",
                                   "precision"))),
     Column("decode_tps", "Decode tokens/s", 11, style.COUNT,
-           call=Call("DECODE_TPS", ("params", "gpu", "precision", "batch"))),
+           call=Call("DECODE_TPS", ("model", "gpu", "precision", "batch", "seq_len", Literal(""), "serve_tp"))),
     Column("train_flops", "Training FLOPs", 11, style.SCIENTIFIC,
            call=Call("TRAIN_FLOPS", ("active_params", "tokens"))),
     Column("train_days", "Training days", 10, style.ONE_DECIMAL,
@@ -136,17 +138,21 @@ COLUMNS = (
 
 INPUT_KEYS = [c.key for c in COLUMNS if c.is_input]
 
-#: The scenarios shipped: (scenario, model, precision, optimizer, GPUs, ZeRO, tokens, GPU, MFU, USD/h, context, batch).
+#: The scenarios shipped: (scenario, model, precision, optimizer, GPUs, ZeRO, tokens, GPU, MFU, USD/h, context, batch,
+#: serving tp: the fewest GPUs per replica whose memory holds the batch).
 SCENARIOS = (
-    ("GPT-2 small on one L4, fp32", "gpt2", "fp32", "adamw", 1, 0, 10e9, "L4", 0.3, 0.8, 1024, 16),
-    ("Llama 2 7B on A100s (2T tokens)", "llama-2-7b", "bf16", "adamw", 1024, 1, 2e12, "A100-80GB", 0.4, 1.8, 4096, 32),
-    ("Mistral 7B in fp8 on H200s", "mistral-7b", "fp8", "adam8bit", 256, 2, 8e12, "H200", 0.35, 3.5, 32768, 8),
-    ("Llama 3 8B on 512 H100s", "llama-3-8b", "bf16", "adamw", 512, 1, 15e12, "H100-SXM", 0.4, 2.5, 8192, 32),
-    ("Mixtral 8x7B on MI300X, ZeRO-3", "mixtral-8x7b", "bf16", "adamw", 512, 3, 5e12, "MI300X", 0.3, 3.0, 32768, 16),
+    ("GPT-2 small on one L4, fp32", "gpt2", "fp32", "adamw", 1, 0, 10e9, "L4", 0.3, 0.8, 1024, 16, 1),
+    ("Llama 2 7B on A100s (2T tokens)", "llama-2-7b", "bf16", "adamw", 1024, 1, 2e12, "A100-80GB", 0.4, 1.8, 4096, 32,
+     2),
+    ("Mistral 7B in fp8 on H200s", "mistral-7b", "fp8", "adam8bit", 256, 2, 8e12, "H200", 0.35, 3.5, 32768, 8, 1),
+    ("Llama 3 8B on 512 H100s", "llama-3-8b", "bf16", "adamw", 512, 1, 15e12, "H100-SXM", 0.4, 2.5, 8192, 32, 1),
+    ("Mixtral 8x7B on MI300X, ZeRO-3", "mixtral-8x7b", "bf16", "adamw", 512, 3, 5e12, "MI300X", 0.3, 3.0, 32768, 16,
+     1),
     ("Llama 3 70B on 2,048 H100s, ZeRO-3", "llama-3-70b", "bf16", "adamw", 2048, 3, 15e12, "H100-SXM", 0.4, 2.5,
-     8192, 16),
-    ("GPT-3 175B as in 2020, V100s", "gpt3-175b", "fp16", "adam", 1024, 1, 300e9, "V100", 0.3, 1.5, 2048, 8),
-    ("Llama 3.1 405B on 4,096 B200s", "llama-3.1-405b", "bf16", "adamw", 4096, 3, 15.6e12, "B200", 0.4, 5.0, 8192, 8),
+     8192, 16, 4),
+    ("GPT-3 175B as in 2020, V100s", "gpt3-175b", "fp16", "adam", 1024, 1, 300e9, "V100", 0.3, 1.5, 2048, 8, 32),
+    ("Llama 3.1 405B on 4,096 B200s", "llama-3.1-405b", "bf16", "adamw", 4096, 3, 15.6e12, "B200", 0.4, 5.0, 8192, 8,
+     8),
 )
 HEADER_ROW = 1
 FIRST_ROW = 2
