@@ -7,8 +7,9 @@ CHECKPOINT_SIZE, MODEL_MEM, TRAIN_TIME, GPUS_FOR_DEADLINE) and summary cells bel
 Each measurement runs in a fresh process and reports the time of the work itself
 (imports excluded) and the process's peak resident memory:
 
-- `python`, `libreoffice`: `envelope-xl recalc`'s pipeline: package checks, load,
-  evaluate every formula cell, write the values back into a copy of the file;
+- `python`, `libreoffice`: what `envelope-xl recalc` does for one file in its worker
+  (`runner.run_job`): package checks, load, evaluate every formula cell, write the values
+  back into a copy of the file; the values compared are those read back from that copy;
 - `formulas reference`: a plain `formulas.ExcelModel().loads(path).finish()` and
   `calculate()` of the same workbook, the catalog functions registered the same way.
 
@@ -79,24 +80,27 @@ def build_sweep(path: Path, rows: int) -> Path:
     return path
 
 
-# Run in a child process: prints {"seconds": ..., "peak_mb": ...} and dumps values to a JSON file.
+# Run in a child process: prints {"seconds": ..., "peak_mb": ...} and dumps the written values to a JSON file.
 _ENGINE_CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from envelope_xl.recalc.engines import select
-from envelope_xl.recalc.safety import check_package
-from envelope_xl.recalc.writeback import write_back
+from envelope_xl.libreoffice.readback import formula_values
 from envelope_xl.recalc.engine import CellError
+from envelope_xl.recalc.runner import Job, run_job
+import importlib
+from formulas.functions import SUBMODULES
+for module in ["envelope_xl.recalc.python_engine", *(f"formulas.functions{name}" for name in SUBMODULES)]:
+    importlib.import_module(module)  # imported beforehand, as the command's worker processes have them
 source, output, dump, engine_name = map(Path, sys.argv[1:5])
-engine = select(str(engine_name))
+output.unlink(missing_ok=True)
 start = time.perf_counter()
-check_package(source)
-values = engine.compute(source)
-write_back(source, values, output, force=True)
+result = run_job(Job(source, output, str(engine_name)))
 seconds = time.perf_counter() - start
+assert result.status == "ok", result.message
 peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+values = formula_values(output)
 dump.write_text(json.dumps({f"{s}!{c}": (v.code if isinstance(v, CellError) else v) for (s, c), v in values.items()}))
-print(json.dumps({"seconds": seconds, "peak_mb": peak / 1024, "engine": engine.name}))
+print(json.dumps({"seconds": seconds, "peak_mb": peak / 1024, "engine": result.engine}))
 """
 
 _REFERENCE_CHILD = """

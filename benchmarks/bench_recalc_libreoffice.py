@@ -13,8 +13,9 @@ Measured in the same run, median of `--repeat` runs each:
   `headless.convert` runs it (a fresh profile per run);
 - warm reference: the same in a copy of an already-started profile, as the engine runs
   LibreOffice (so start-up costs are alike);
-- engine: what `envelope-xl recalc --engine libreoffice` does for a file (package
-  checks, rename, LibreOffice, read back, write-back into a copy), in-process;
+- engine: what `envelope-xl recalc --engine libreoffice` does for a file in its worker
+  (`runner.run_job`: package checks, rename, LibreOffice, read back, write-back into a
+  copy), in-process;
 - command: `envelope-xl recalc --engine libreoffice` as a user runs it, process start
   and imports included.
 
@@ -43,8 +44,7 @@ from envelope_xl.libreoffice import engine as lo_engine
 from envelope_xl.libreoffice import headless, profile
 from envelope_xl.libreoffice.readback import formula_values
 from envelope_xl.recalc.engine import CellError
-from envelope_xl.recalc.safety import check_package
-from envelope_xl.recalc.writeback import write_back
+from envelope_xl.recalc.runner import Job, run_job
 from envelope_xl.reference import GPUS, OPTIMIZERS, PRECISIONS
 
 # The envelope calls of `build_sweep` (row r) and the same computation in native formulas.
@@ -103,11 +103,13 @@ def _same(a: object, b: object) -> bool:
 
 
 def _engine_run(source: Path, output: Path) -> tuple[float, dict]:
+    output.unlink(missing_ok=True)
     start = time.perf_counter()
-    check_package(source)
-    values = lo_engine.LibreOfficeEngine().compute(source)
-    write_back(source, values, output, force=True)
-    return time.perf_counter() - start, values
+    result = run_job(Job(source, output, "libreoffice"))
+    seconds = time.perf_counter() - start
+    if result.status != "ok":
+        raise RuntimeError(f"the engine failed: {result.message}")
+    return seconds, formula_values(output)
 
 
 def _command_run(source: Path, output: Path) -> float:

@@ -203,6 +203,30 @@ def explain(function: str, args: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.argument("function", required=False)
+def sources(function: str | None) -> None:
+    """Print the full references of FUNCTION (its formula and the reference data it reads),
+    or of every work in the bibliography.
+
+    \b
+      envelope-xl sources TRAIN_MEM
+      envelope-xl sources
+    """
+    from envelope_xl import bibliography
+
+    if function is None:
+        click.echo(bibliography.everything())
+        return
+    from envelope_xl.catalog import get
+
+    try:
+        spec = get(function)
+    except InputError as exc:
+        fail(str(exc))
+    click.echo(bibliography.references(spec))
+
+
+@main.command()
 def functions() -> None:
     """List the catalog: each function's signature and what it answers."""
     from envelope_xl.catalog import CATALOG

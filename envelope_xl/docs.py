@@ -18,6 +18,7 @@ from typing import Any
 
 from envelope_xl.catalog import CATALOG
 from envelope_xl.registry import Function, show_value
+from envelope_xl.sources import readable
 
 #: The generated page, in a source checkout.
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "functions.md"
@@ -53,7 +54,7 @@ def _entry(spec: Function) -> list[str]:
         f"Example: `{_formula(spec)}` returns {_result(spec)}.",
         "",
         f"Returns {spec.returns}. Formula: {spec.formula}.",
-        f"Source: {spec.source}.",
+        f"Source: {readable(spec.source)}.",
         "",
     ]
     return lines

@@ -24,6 +24,7 @@ from envelope_xl.reference import (
     PRECISIONS,
 )
 from envelope_xl.registry import Function
+from envelope_xl.sources import readable, render
 from envelope_xl.units import BYTE_UNITS, UNIT_TABLES
 
 
@@ -60,7 +61,7 @@ class Explanation:
         out += ["", f"Answer: {self.answer_text()}"]
         if self.decision:
             out.append(f"Decision: {self.decision}")
-        out.append(f"Source: {f.source}")
+        out.append(f"Source: {readable(f.source)}")
         return "\n".join(out)
 
     def answer_text(self) -> str:
@@ -85,11 +86,11 @@ def explain(name: str, *args: Any, **kwargs: Any) -> Explanation:
     return Explanation(
         function=spec,
         inputs=tuple(given.items()),
-        assumptions=(
+        assumptions=tuple(render(a) for a in (
             *_data_assumptions(spec, given),
             *spec.assumptions,
             *(spec.assumptions_fn(given) if spec.assumptions_fn is not None else ()),
-        ),
+        )),
         steps=_steps(spec, given, answer, unit),
         answer=answer,
         unit=unit,
@@ -123,11 +124,11 @@ def _data_assumptions(spec: Function, given: dict[str, Any]) -> list[str]:
     out = []
     precision = PRECISIONS.get("precision", given["precision"]) if "precision" in given else None
     if precision is not None:
-        out.append(f"{precision.name} stores {precision.bytes:g} bytes per value ({precision.source})")
+        out.append(f"{precision.name} stores {precision.bytes:g} bytes per value ({readable(precision.source)})")
     # A function may take `optimizer` from another catalog (embedding tables): it explains that one itself.
     if "optimizer" in given and next(a for a in spec.args if a.name == "optimizer").choices is OPTIMIZERS:
         o = OPTIMIZERS.get("optimizer", given["optimizer"])
-        out.append(f"{o.name} keeps {o.state_bytes:g} bytes of state per parameter ({o.source})")
+        out.append(f"{o.name} keeps {o.state_bytes:g} bytes of state per parameter ({readable(o.source)})")
     if "gpu" in given and given["gpu"] in GPUS:  # TRAIN_PEAK_MEM's gpu may be "none"
         g = GPUS.get("gpu", given["gpu"])
         if "field" in given:
@@ -137,8 +138,9 @@ def _data_assumptions(spec: Function, given: dict[str, Any]) -> list[str]:
         peak = ""
         if precision is not None and precision.peak_field in g.specs:
             peak = f", dense {precision.peak_field} {g.specs[precision.peak_field]:g}"
-        # One short line: the datasheet's notes stay in data/gpus.toml.
-        out.append(f"{g.name}: {g.specs['memory_gb']:g} GB, {g.specs['bandwidth_tbs']:g} TB/s{peak} ({g.source})")
+        # One short line: the datasheet's notes stay in data/gpus.toml; the arithmetic behind derived figures shows.
+        cited = "; ".join(x for x in (readable(g.source), g.derived and f"derived: {g.derived}") if x)
+        out.append(f"{g.name}: {g.specs['memory_gb']:g} GB, {g.specs['bandwidth_tbs']:g} TB/s{peak} ({cited})")
     out += _link_assumptions(given)
     if "model" in given:
         out.append(describe_model(resolve_model("model", given["model"])))
@@ -159,9 +161,11 @@ def _link_assumptions(given: dict[str, Any]) -> list[str]:
             name = GPUS.get("gpu", given["gpu"]).intra_link or None
         if name is not None:
             link = LINKS.get(arg, name)
+            cited = "; ".join(x for x in (readable(link.source), link.derived and f"derived: {link.derived}",
+                                          link.notes) if x)
             out.append(
                 f"{link.name}: {link.bandwidth_gbs:g} GB/s per GPU each way, {link.latency_us:g} us per message step "
-                f"({link.source}; {link.notes})"
+                f"({cited})"
             )
     return out
 
@@ -182,7 +186,7 @@ def describe_model(m: Architecture) -> str:
     return (
         f"{m.name}: {m.layers} layers, hidden {m.hidden}, {attention}, MLP {m.ffn_hidden}"
         f"{' gated' if m.gated_mlp else ''}{moe}, vocab {m.vocab}{window}; {_number(m.total_params)} parameters "
-        f"({_number(m.active_params)} active) ({m.origin})"
+        f"({_number(m.active_params)} active) ({readable(m.origin)})"
     )
 
 

@@ -2,7 +2,8 @@
 embedding-table optimizers and vector index types.
 
 Loaded once from `envelope_xl/data/` (planning.toml, tokenizers.toml,
-embedding_optimizers.toml, vector_indexes.toml), where every number carries its source.
+embedding_optimizers.toml, vector_indexes.toml), where every number cites its source (a
+planning default that is a choice, not a measurement, says so instead).
 """
 
 from __future__ import annotations
@@ -11,22 +12,27 @@ from dataclasses import dataclass
 
 from envelope_xl.checks import Names
 from envelope_xl.reference import _aliases, _load
+from envelope_xl.sources import mark
 
 
 @dataclass(frozen=True)
 class Default:
-    """A default argument and the published figure (or stated choice) behind it."""
+    """A default argument and the published figure (`source`, a citation) or the stated
+    planning `choice` behind it."""
 
     name: str
     value: float
     unit: str
     note: str
-    cite: str
-    source: str
+    source: str = ""
+    choice: str = ""
+    derived: str = ""
 
     def assumption(self, arg: str | None = None) -> str:
-        """One short line for a reasoning chain; the full source stays in the data file."""
-        return f"{arg or self.name} = {self.value:g} by default: {self.note} ({self.cite})"
+        """One short line for a reasoning chain: the note and where the value comes from (its
+        citation is marked, rendered when the chain is shown; the figures stay in the data file)."""
+        where = mark(self.source) if self.source else "a planning choice, not a measurement"
+        return f"{arg or self.name} = {self.value:g} by default: {self.note} ({where})"
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,9 @@ class VectorIndex:
 def _defaults() -> dict[str, Default]:
     raw = _load("planning.toml")
     return {
-        n: Default(n, float(e["value"]), e["unit"], e["note"], e["cite"], e["source"]) for n, e in raw.items()
+        n: Default(n, float(e["value"]), e["unit"], e["note"], e.get("source", ""), e.get("choice", ""),
+                   e.get("derived", ""))
+        for n, e in raw.items()
     }
 
 

@@ -2,8 +2,9 @@
 presets: `envelope_xl.models`).
 
 Loaded once from the TOML files in `envelope_xl/data/`, where every number carries its
-source. Lookups go through `Names`, so they are case-insensitive, accept aliases and
-suggest the closest name on a miss.
+source: a citation of `data/bibliography.toml` (`envelope_xl.sources` renders it). Lookups
+go through `Names`, so they are case-insensitive, accept aliases and suggest the closest
+name on a miss.
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ GPU_FIELDS = {
 class Gpu:
     name: str
     specs: dict[str, float]
-    source: str
+    source: str  # a citation of data/bibliography.toml
     notes: str
     intra_link: str = ""  # name in links.toml; "" where the chip has no nodes of GPUs (TPUs)
+    derived: str = ""  # the arithmetic behind figures not printed as is
 
     def spec(self, field_name: str, arg: str = "field") -> float:
         """One datasheet figure; an error names the chip when it has no such peak."""
@@ -95,8 +97,9 @@ class Link:
     name: str
     bandwidth_gbs: float
     latency_us: float
-    source: str
+    source: str  # a citation of data/bibliography.toml
     notes: str
+    derived: str = ""  # the arithmetic from the printed figures (bidirectional totals halved)
 
     @property
     def bandwidth(self) -> float:
@@ -141,7 +144,7 @@ def _gpus() -> Names[Gpu]:
     raw = _load("gpus.toml")
     entries = {
         n: Gpu(n, {f: float(e[f]) for f in GPU_FIELDS if f in e}, e["source"], e.get("notes", ""),
-               e.get("intra_link", ""))
+               e.get("intra_link", ""), e.get("derived", ""))
         for n, e in raw.items()
     }
     return Names("GPU", entries, _aliases(raw))
@@ -206,7 +209,8 @@ def _training() -> TrainingDefaults:
 def _links() -> Names[Link]:
     raw = _load("links.toml")
     entries = {
-        n: Link(n, float(e["bandwidth_gbs"]), float(e["latency_us"]), e["source"], e.get("notes", ""))
+        n: Link(n, float(e["bandwidth_gbs"]), float(e["latency_us"]), e["source"], e.get("notes", ""),
+                e.get("derived", ""))
         for n, e in raw.items()
     }
     return Names("link", entries, _aliases(raw))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envelope_xl.checks import Names
+from envelope_xl.sources import Citation, check_form, parse
 from envelope_xl.units import UNIT_TABLES
 
 REQUIRED = inspect.Parameter.empty
@@ -84,6 +85,11 @@ class Function:
     unit_from: Callable[[dict[str, Any]], str] | None = None
     #: Assumptions that depend on the arguments (e.g. the figures of the tokenizer chosen).
     assumptions_fn: Callable[[dict[str, Any]], Sequence[str]] | None = None
+
+    @property
+    def citations(self) -> tuple[Citation, ...]:
+        """The works `source` cites (CitationError while it is still free text)."""
+        return parse(self.source)
 
     @property
     def signature(self) -> str:
@@ -155,12 +161,17 @@ def register(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add the decorated function to the catalog under its Excel `name`.
 
+    `source` cites works of `data/bibliography.toml` ("korthikanti2022 section 4.1, Table 2;
+    rajbhandari2020 section 3.1"; the form is in `envelope_xl.sources`). A citation that breaks
+    the form stops the import; free text is still accepted and listed by the bibliography tests.
+
     `decision(args, result)` gets the call's arguments by name and its result, and returns
     the sentence the number supports (or "" when there is none). `steps_fn` takes the
     function's arguments (without `unit`) and returns one value per step;
     `assumptions_fn(args)` returns the assumptions that depend on the arguments (defaults
     used, with their sources). `table` marks a function that returns a table itself.
     """
+    check_form(source)
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         args = []

@@ -40,6 +40,7 @@ import xlwings as xw
 from envelope_xl.catalog import CATALOG, bind, get
 from envelope_xl.errors import InputError
 from envelope_xl.registry import MODEL, Arg, Function, show_value
+from envelope_xl.sources import authors_years
 
 #: The function category in Excel's Insert Function dialog (classic xlwings only).
 CATEGORY = "envelope-xl"
@@ -51,10 +52,13 @@ ERROR_PREFIX = "#VALUE! "
 DESCRIPTION_LIMIT = 255
 
 def description(spec: Function) -> str:
-    """The function's description in Excel: its summary, and what it returns when that fits."""
+    """The function's description in Excel: its summary, then what it returns and who it rests on
+    ("Source: Kaplan et al. 2020"), each only when it fits in Excel's limit."""
     summary = _plain(spec.summary)
-    with_result = f"{summary} Result: {_plain(spec.returns)}."
-    return with_result if len(with_result) <= DESCRIPTION_LIMIT else summary
+    result = f" Result: {_plain(spec.returns)}."
+    source = f" Source: {authors_years(spec.source)}."
+    fitting = (summary + result + source, summary + source, summary + result)
+    return next((text for text in fitting if len(text) <= DESCRIPTION_LIMIT), summary)
 
 
 def arg_description(arg: Arg) -> str:

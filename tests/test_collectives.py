@@ -65,7 +65,7 @@ def test_breakdown_separates_bandwidth_and_latency():
 def test_explain_names_the_link_and_its_source():
     text = explain("ALLREDUCE_TIME", 1e9, 8, "roce").text()
     assert "roce-400g: 50 GB/s per GPU each way" in text
-    assert "Meta Engineering" in text and "bandwidth term = data each GPU sends / link bandwidth" in text
+    assert "Lee et al. 2024" in text and "bandwidth term = data each GPU sends / link bandwidth" in text
 
 
 def test_bad_links_and_algorithms_are_named():

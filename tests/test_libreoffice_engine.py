@@ -9,10 +9,12 @@ import pytest
 
 from envelope_xl.libreoffice import engine
 from envelope_xl.libreoffice.headless import LibreOfficeError
-from envelope_xl.libreoffice.readback import formula_cells, formula_values
+from envelope_xl.libreoffice.readback import formula_values
 from envelope_xl.recalc.engine import CellError
+from envelope_xl.recalc.safety import formula_inventory
 
 TRAIN_MEM = "ORG.ENVELOPEXL.ENVELOPEADDIN.TRAINMEM"
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 _WORKBOOK = (
     '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
@@ -38,7 +40,7 @@ def _package(path: Path, cells: str, names: str = "", sheet: str = "Plan &amp; c
         archive.writestr("_rels/.rels", _ROOT_RELS)
         archive.writestr("xl/workbook.xml", _WORKBOOK.format(name=sheet, names=names))
         archive.writestr("xl/_rels/workbook.xml.rels", _RELS)
-        sheet_xml = f'<worksheet><sheetData><row r="1">{cells}</row></sheetData></worksheet>'
+        sheet_xml = f'<worksheet xmlns="{MAIN}"><sheetData><row r="1">{cells}</row></sheetData></worksheet>'
         archive.writestr("xl/worksheets/sheet1.xml", sheet_xml)
         archive.writestr("xl/styles.xml", "<styleSheet>TRAIN_MEM(</styleSheet>")
     return path
@@ -78,7 +80,7 @@ def test_results_are_read_back_with_their_types(tmp_path):
         '<c r="D1" s="0" t="b"><f aca="false">1&gt;0</f><v>1</v></c>'
         '<c r="E1" s="0" t="n"><v>5</v></c>'
         '<c r="F1" s="0" t="s"><f t="array" ref="F1:G2" aca="false">T(1)</f><v>0</v></c>'
-        '<c r="G1" s="0" t="n"><v>14</v></c><c r="F2" s="0" t="str"><v>total</v></c>'
+        '<c r="G1" s="0" t="n"><v>14</v></c></row><row r="2"><c r="F2" s="0" t="str"><v>total</v></c>'
         '<c r="G2" s="0" t="n"><v>2.5</v></c>',
     )
     with zipfile.ZipFile(book, "a") as archive:
@@ -113,4 +115,4 @@ def test_formula_cells_are_found_whichever_quotes_the_xml_uses(tmp_path):
         '<c r="D1"><f>1+1</f></c>',
     )
     sheet = "Plan & costs"
-    assert formula_cells(book) == {(sheet, c) for c in ("A1", "B1", "C1", "B2", "C2", "D1")}
+    assert formula_inventory(book).formula_cells() == {(sheet, c) for c in ("A1", "B1", "C1", "B2", "C2", "D1")}

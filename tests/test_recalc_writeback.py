@@ -232,10 +232,14 @@ def test_patch_inserts_missing_cells_and_rows_in_order_with_the_parts_prefix():
 
 
 def test_full_calculation_is_requested_with_or_without_calc_pr():
-    with_pr = b'<workbook><sheets/><calcPr calcId="191029" fullCalcOnLoad="0"/></workbook>'
-    assert ask_full_calculation(with_pr) == with_pr.replace(b'fullCalcOnLoad="0"', b'fullCalcOnLoad="1"')
-    plain = b'<x:workbook><x:calcPr calcId="191029" /></x:workbook>'
-    assert ask_full_calculation(plain) == b'<x:workbook><x:calcPr fullCalcOnLoad="1" calcId="191029" /></x:workbook>'
-    without = b"<workbook><sheets><sheet/></sheets><definedNames><definedName/></definedNames></workbook>"
-    assert ask_full_calculation(without) == (b"<workbook><sheets><sheet/></sheets><definedNames><definedName/>"
-                                             b'</definedNames><calcPr fullCalcOnLoad="1"/></workbook>')
+    ns = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    with_pr = b"<workbook " + ns + b'><sheets/><calcPr calcId="191029" fullCalcOnLoad=\'0\'/></workbook>'
+    assert ask_full_calculation(with_pr) == with_pr.replace(b"fullCalcOnLoad='0'", b"fullCalcOnLoad='1'")
+    plain = b"<x:workbook " + ns.replace(b"xmlns", b"xmlns:x") + b'><x:calcPr calcId="191029" /></x:workbook>'
+    assert ask_full_calculation(plain) == plain.replace(b"<x:calcPr", b'<x:calcPr fullCalcOnLoad="1"')
+    without = b"<workbook " + ns + b"><sheets><sheet/></sheets><definedNames><definedName/></definedNames></workbook>"
+    assert ask_full_calculation(without) == without.replace(b"</definedNames>",
+                                                            b'</definedNames><calcPr fullCalcOnLoad="1"/>')
+    # A calcPr inside a comment or another namespace is not the workbook's own.
+    decoy = b"<workbook " + ns + b'><sheets/><!-- <calcPr/> --><x:calcPr xmlns:x="urn:other"/></workbook>'
+    assert ask_full_calculation(decoy) == decoy.replace(b"<sheets/>", b'<sheets/><calcPr fullCalcOnLoad="1"/>')

@@ -11,8 +11,8 @@ from envelope_xl.models import FIELD_NAMES, Architecture, resolve_model
 from envelope_xl.registry import Step, register
 
 _COUNT_SOURCE = (
-    "Vaswani et al. 2017; Shazeer 2020 (GLU variants); Ainslie et al. 2023 (GQA); DeepSeek-AI 2024, "
-    "'DeepSeek-V2', section 2.1 (MLA); reproduces the published counts of every preset"
+    "vaswani2017 section 3; shazeer2020 section 2 (gated MLP: three matrices); ainslie2023 (grouped-query "
+    "attention); deepseek-v2 section 2.1 (MLA)"
 )
 
 _PARAM_STEPS = (
@@ -141,7 +141,7 @@ def _model_steps(model: Any, active: bool = False) -> tuple[float, ...]:
     result_unit="parameters",
     formula="sum of the parameter groups of the architecture; active: total - (experts - experts_per_token) "
     "x MoE layers x one expert's MLP",
-    source=_COUNT_SOURCE + "; active count as in Jiang et al. 2024, 'Mixtral of Experts' (47B total, 13B active)",
+    source=_COUNT_SOURCE + "; jiang2024 abstract (active count: 47B total, 13B active)",
     assumptions=(
         "active: each token runs only its experts_per_token routed experts' MLPs (and the shared experts); "
         "attention, embeddings, norms and the router run for every token",
@@ -193,7 +193,7 @@ def model_params(model: Any, active: bool = False) -> float:
     "kv_heads, head_dim, ffn_hidden, vocab, experts, kv_lora_rank, sliding_window, max_context...",
     returns="the figure (count, or TRUE/FALSE for a yes/no field)",
     formula="look-up in the model's description",
-    source="Each preset's published configuration, cited in data/models.toml; a config.json's own fields",
+    source="hf-transformers (config.json field names, each preset's configuration cited in data/models.toml)",
     arg_docs={"field": "which figure: layers, hidden, heads, kv_heads, head_dim, ffn_hidden, vocab, experts, "
               "experts_per_token, kv_lora_rank, sliding_window, max_context... (any model field)"},
     arg_choices={"field": FIELD_NAMES},

@@ -23,10 +23,10 @@ from envelope_xl.registry import Step, register
 from envelope_xl.units import TIME_UNITS
 
 _COLLECTIVE_SOURCE = (
-    "Thakur, Rabenseifner and Gropp 2005, 'Optimization of Collective Communication Operations in MPICH', "
-    "section 4 (ring all-gather (n-1) alpha + (n-1)/n n beta; reduce-scatter alike; all-reduce as both); "
-    "NCCL tests, doc/PERFORMANCE.md (bus bandwidth = algorithm bandwidth x 2(n-1)/n for all-reduce, "
-    "(n-1)/n for all-gather and reduce-scatter); per-step latency from NCCL src/graph/tuning.cc"
+    "thakur2005 section 4 (ring all-gather: n-1 steps of latency alpha and n-1 over n of the data over "
+    "the bandwidth, reduce-scatter alike, all-reduce as both); nccl-tests file 'doc/PERFORMANCE.md' (bus "
+    "bandwidth = algorithm bandwidth x 2 n-1 over n for all-reduce, n-1 over n for all-gather and "
+    "reduce-scatter); nccl file 'src/graph/tuning.cc' (per-step latency)"
 )
 _COLLECTIVE_ASSUMPTIONS = (
     "bandwidth is one GPU's, in one direction; every GPU of the ring has the same link",
@@ -223,8 +223,8 @@ def bubble_fraction(pp: int, micro_batches: int, virtual_stages: int = 1) -> flo
     returns="fraction of the step each GPU waits (0 to 1)",
     result_unit="fraction",
     formula="(pp - 1) / (virtual_stages x micro_batches + pp - 1)",
-    source="Narayanan et al. 2021, 'Efficient Large-Scale Language Model Training on GPU Clusters Using "
-    "Megatron-LM', sections 2.2.1-2.2.2 (bubble time / ideal time = (p-1)/m, and (p-1)/(v m) interleaved)",
+    source="narayanan2021 section 2.2.1, section 2.2.2 (bubble time over ideal time: p-1 over m, and p-1 over v "
+    "m interleaved)",
     assumptions=(
         "every stage takes the same time per micro-batch (balanced layers)",
         "the idle time is (p - 1) micro-batch slots of forward and backward, out of the step",
@@ -432,12 +432,10 @@ def _does_not_fit(arch: Any, device: Any, precision: str, states: float, tp: int
     returns="time, in `unit` (default s)",
     unit_kind="time",
     formula="compute + tensor-parallel all-reduces + pipeline bubble + exposed data-parallel communication",
-    source="Narayanan et al. 2021, 'Efficient Large-Scale Language Model Training on GPU Clusters Using "
-    "Megatron-LM', sections 2-3 (tensor, pipeline and data parallelism, the 1F1B and interleaved schedules); "
-    "Shoeybi et al. 2019 (Megatron-LM), section 3 (two all-reduces per layer forward, two backward); "
-    "Korthikanti et al. 2022, 'Reducing Activation Recomputation in Large Transformer Models', section 5 and "
-    "Table 5 (recomputation FLOPs, measured step times); Rajbhandari et al. 2020 (ZeRO), section 7 "
-    "(communication volume); Chowdhery et al. 2022 (PaLM), appendix B (MFU, 6N + 12 L H Q T FLOPs per token)",
+    source="narayanan2021 section 2, section 3 (tensor, pipeline and data parallelism, the 1F1B and interleaved "
+    "schedules); shoeybi2019 section 3 (two all-reduces per layer forward, two backward); korthikanti2022 "
+    "section 5, Table 5 (recomputation FLOPs, measured step times); rajbhandari2020 section 7 "
+    "(communication volume); chowdhery2022 appendix B (MFU: 6N + 12 L H Q T FLOPs per token)",
     assumptions=(
         "Megatron-LM's layout: tensor-parallel groups of consecutive GPUs inside a node, then data-parallel, "
         "then pipeline stages",

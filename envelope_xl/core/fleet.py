@@ -17,8 +17,8 @@ from envelope_xl.registry import Step, register
 from envelope_xl.units import RATE_UNITS, SECONDS_PER_HOUR
 
 _SRE = (
-    "Beyer et al. 2016, 'Site Reliability Engineering', chapters 'Handling Overload' and 'Load Balancing in "
-    "the Datacenter' (plan below full utilisation, keep N+k spares)"
+    "beyer2016 chapter 22, section 'Preventing Server Overload' (plan below full utilisation); beyer2016 "
+    "chapter 18 (Auxon: N+2 redundancy per cluster)"
 )
 
 
@@ -58,8 +58,8 @@ def _peak_decision(a: dict[str, Any], peak: float) -> str:
     returns="requests/s at peak",
     result_unit="requests/s",
     formula="dau x requests_per_user_per_day / (active_hours x 3600) x peak_factor",
-    source=f"{DEFAULTS['peak_factor'].source}; Xu 2020, 'System Design Interview', ch. 2 'Back-of-the-envelope "
-    "estimation' (Twitter: 150M DAU x 2 tweets / 86,400 s = ~3,500 QPS, peak 2x)",
+    source=f"{DEFAULTS['peak_factor'].source}; "
+    "xu2020 chapter 2 (Twitter: 150M DAU x 2 tweets / 86,400 s = about 3,500 QPS, peak 2x)",
     assumptions=(
         "requests spread evenly over the active hours before the peak factor",
         DEFAULTS["peak_factor"].assumption(),
@@ -121,7 +121,7 @@ def _core_decision(a: dict[str, Any], seconds: float) -> str:
     returns="core-seconds per request",
     result_unit="core-seconds",
     formula="flops_per_request / (core_gflops x 1e9 x efficiency)",
-    source=f"Williams et al. 2009, 'Roofline' (time = work / achieved rate); {DEFAULTS['core_gflops'].source}",
+    source="williams2009 (time = work over the achieved rate); " + DEFAULTS["core_gflops"].source,
     assumptions=(
         "the model's compute dominates: feature fetching, parsing and networking are not counted",
         DEFAULTS["core_gflops"].assumption(),
@@ -184,7 +184,7 @@ def _servers_decision(a: dict[str, Any], servers: int) -> str:
     returns="servers (whole number)",
     result_unit="servers",
     formula="ceiling(qps x core_seconds_per_request / (cores_per_server x target_utilization)) + spare",
-    source=f"Little 1961 (busy cores = arrival rate x service time); {_SRE}",
+    source="little1961 (busy cores = arrival rate x service time); " + _SRE,
     assumptions=(
         "load is spread evenly over the servers; a request's CPU time does not grow with the load",
         DEFAULTS["cores_per_server"].assumption(),
@@ -261,7 +261,8 @@ def _bandwidth_decision(a: dict[str, Any], value: float) -> str:
     returns="throughput, in `unit` (default Gbps)",
     unit_kind="rate",
     formula="rate_per_s x bytes_each (x 8 for bits)",
-    source="Unit arithmetic (8 bits per byte; SI prefixes); Ethernet rates from IEEE 802.3",
+    source="iec80000-13 (1 byte = 8 bits); bipm2019 section 3 (SI prefixes); ieee802.3ba (100 Gb/s Ethernet); "
+    "ieee802.3by (25 Gb/s Ethernet)",
     assumptions=(
         "payload only: protocol headers and retransmissions are not counted",
         "the links of the decision are planned at 70% load, like servers",
@@ -312,8 +313,7 @@ def _shards_decision(a: dict[str, Any], nodes: int) -> str:
     returns="nodes (whole number): shards x replicas",
     result_unit="nodes",
     formula="ceiling(total_bytes / (node_bytes x fill)) x max(replicas, ceiling(qps / qps_per_replica))",
-    source=f"{DEFAULTS['replicas'].source}; Dean and Barroso 2013, 'The Tail at Scale' (every query fans out to "
-    "all shards; replicas share the load)",
+    source=DEFAULTS["replicas"].source + "; dean2013 (every query fans out to all shards, replicas share the load)",
     assumptions=(
         "every query fans out to all shards, so each shard's replicas serve the whole query rate",
         "data spreads evenly over the shards",

@@ -30,7 +30,7 @@ def _scaled(x: float, scales: tuple[tuple[str, float], ...], base: str, sep: str
     summary="Convert a size between byte units: B, KB, MB, GB, TB, PB (decimal) and KiB ... PiB (binary).",
     returns="the size in `to_unit`",
     formula="value x bytes per from_unit / bytes per to_unit",
-    source="SI prefixes (BIPM SI Brochure, 9th ed.); binary prefixes IEC 80000-13:2008",
+    source="bipm2019 section 3 (SI prefixes); iec80000-13 (binary prefixes)",
     unit_from=lambda a: BYTE_UNITS.name(a["to_unit"]),
 )
 def convert_bytes(value: float, from_unit: str, to_unit: str) -> float:
@@ -51,7 +51,7 @@ def convert_bytes(value: float, from_unit: str, to_unit: str) -> float:
     "binary = TRUE).",
     returns="text",
     formula="largest unit the size reaches, three significant digits",
-    source="SI prefixes (BIPM SI Brochure, 9th ed.); binary prefixes IEC 80000-13:2008",
+    source="bipm2019 section 3 (SI prefixes); iec80000-13 (binary prefixes)",
 )
 def human_bytes(bytes: float, binary: bool = False) -> str:
     """Format a byte count.
@@ -70,7 +70,7 @@ def human_bytes(bytes: float, binary: bool = False) -> str:
     summary='A count as short text with three significant digits: "7B", "6.74B", "124M", "1.5K".',
     returns="text",
     formula="largest of K (1e3), M (1e6), B (1e9), T (1e12) the count reaches",
-    source="Short-scale suffixes as used for model sizes (e.g. 'Llama 2 7B')",
+    source="touvron2023 Table 1 (model sizes written 7B, 13B, 70B: B = 1e9 parameters)",
 )
 def human_count(n: float) -> str:
     """Format a count.

@@ -99,9 +99,9 @@ def _largest_code(d: int) -> int:
     unit_kind="bytes",
     formula="flat: n d b; hnsw: n (d b + 2M x 4 + M/(M-1) x 4 + 12); ivfpq: n (code_bytes + 8) + "
     "(lists + 256) d x 4; ivfflat: n (d b + 8) + lists d x 4",
-    source="FAISS wiki, 'Guidelines to choose an index', section 'Is memory a concern?' (HNSW: (d * 4 + M * 2 * 4) "
-    "bytes per vector) and 'Faiss indexes' summary table (IVFPQ: M + 8 bytes per vector); faiss/impl/HNSW.cpp "
-    "(levels and links), faiss/impl/HNSW.h",
+    source="faiss-wiki-index section 'Is memory a concern?' (HNSW: d * 4 + M * 2 * 4 bytes per vector); "
+    "faiss-wiki-indexes section 'Summary of methods' (IVFPQ: M + 8 bytes per vector); faiss file "
+    "'faiss/impl/HNSW.cpp', file 'faiss/impl/HNSW.h' (levels and links)",
     assumptions=(
         "one copy in memory: replicas multiply it; no search-time buffers or allocator slack",
         "HNSW keeps 2M links at level 0 and M on each upper level; a vector reaches level l with probability M^-l",

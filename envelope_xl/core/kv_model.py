@@ -31,9 +31,8 @@ def _kv_model_steps(model: Any, seq_len: int, batch: int = 1, precision: str = "
     returns="bytes of cache, in `unit` (default GB)",
     unit_kind="bytes",
     formula="sum over layers of min(seq_len, window of the layer) x values per token and layer x batch x bytes",
-    source="Pope et al. 2022, 'Efficiently Scaling Transformer Inference', section 2; Kwon et al. 2023 (vLLM), "
-    "section 3; DeepSeek-AI 2024, 'DeepSeek-V2', section 2.1.2 and Table 1 (MLA caches (d_c + d_h^R) x l "
-    "elements per token); Jiang et al. 2023, 'Mistral 7B', section 2 (rolling buffer cache)",
+    source="pope2022 section 2; kwon2023 section 3; deepseek-v2 section 2.1.2, section 2.1.3, Table 1 (MLA caches "
+    "d_c + d_h^R elements per token and layer); jiang2023 section 2 (rolling buffer cache)",
     assumptions=(
         "every token of every sequence is cached; no paging slack",
         "grouped-query and multi-head attention cache a key and a value per KV head per layer",

@@ -14,8 +14,8 @@ from envelope_xl.registry import register
     returns="bytes per value",
     result_unit="bytes",
     formula="bits of the format / 8",
-    source="IEEE 754-2008 (fp64/fp32/fp16); bfloat16 (Google TPU docs); FP8 (Micikevicius et al. 2022); "
-    "NF4 (Dettmers et al. 2023)",
+    source="ieee754-2008 section 3.6 (fp64, fp32, fp16); google-bfloat16; micikevicius2022 (fp8); "
+    "dettmers2023 section 3 (nf4)",
 )
 def bytes_per_param(precision: str) -> float:
     """Bytes one parameter occupies in `precision`.
@@ -37,8 +37,8 @@ def bytes_per_param(precision: str) -> float:
     "bf16_tflops, fp8_tflops, fp32_tflops, int8_tops.",
     returns="the figure, in the unit its field name says (GB, TB/s, TFLOP/s, TOP/s)",
     formula="look-up in the GPU catalog",
-    source="Vendor datasheets, cited per GPU in data/gpus.toml; tensor peaks are dense "
-    "(2:4-sparsity figures halved)",
+    source="nvidia-a100-whitepaper (2:4 structured sparsity doubles the tensor peak, so sparse figures are "
+    "halved to dense)",
     arg_docs={"field": "memory_gb (GB), bandwidth_tbs (TB/s), fp64/fp32/tf32/bf16/fp16/fp8/fp4_tflops "
               "(dense TFLOP/s) or int8_tops (dense TOP/s)"},
     unit_from=lambda a: GPU_FIELDS[GPU_FIELD_NAMES.get("field", a["field"])],
@@ -67,8 +67,9 @@ def gpu_spec(gpu: str, field: str) -> float:
     "message step of a ring collective, microseconds), for NVLink, PCIe, InfiniBand, RoCE and Ethernet links.",
     returns="the figure, in the unit its field name says (GB/s, us)",
     formula="look-up in the link catalog",
-    source="Vendor datasheets and specifications, cited per link in data/links.toml (bidirectional totals "
-    "halved); latency from NCCL's cost model, src/graph/tuning.cc",
+    source="nccl file 'src/graph/tuning.cc' (hwLat: the latency of one ring step, Simple protocol); "
+    "nvidia-h100-datasheet-2023 column 'H100 SXM' (NVLink printed as both directions, 900 GB/s: each "
+    "link's source and halving are in links.toml)",
     arg_docs={"field": "bandwidth_gbs (GB/s, per GPU and direction) or latency_us (microseconds per message "
               "step)"},
     arg_choices={"field": LINK_FIELD_NAMES},

@@ -16,10 +16,7 @@ from envelope_xl.units import BYTE_UNITS
 #: Mixed precision keeps an fp32 master copy of the weights (Micikevicius et al. 2018).
 MASTER_BYTES = 4.0
 
-_MODEL_STATES_SOURCE = (
-    "Rajbhandari et al. 2020, 'ZeRO: Memory Optimizations Toward Training Trillion Parameter Models', "
-    "sections 3.1 and 5 (arXiv:1910.02054); Micikevicius et al. 2018, 'Mixed Precision Training'"
-)
+_MODEL_STATES_SOURCE = "rajbhandari2020 section 3.1, section 5; micikevicius2018 section 3.1 (fp32 master weights)"
 
 
 def _trainable(precision: object) -> Precision:
@@ -42,7 +39,7 @@ def _trainable(precision: object) -> Precision:
     returns="bytes of weights, in `unit` (default GB = 1e9 bytes)",
     unit_kind="bytes",
     formula="params x bytes per parameter",
-    source="EleutherAI, 'Transformer Math 101' (2023), 'Model weights'",
+    source="anthony2023 section 'Inference' (model weights: bytes per parameter x parameters)",
     assumptions=("weights only: no KV cache, activations, framework buffers or fragmentation",),
 )
 def model_mem(params: float, precision: str = "bf16", unit: str = "GB") -> float:
@@ -53,7 +50,7 @@ def model_mem(params: float, precision: str = "bf16", unit: str = "GB") -> float
     Assumptions: weights only, no KV cache, activations or runtime overhead (often
     quoted as +20% for inference, EleutherAI).
 
-    Source: EleutherAI, "Transformer Math 101" (2023), "Inference: model weights".
+    Source: Anthony, Biderman and Schoelkopf 2023, "Transformer Math 101", "Inference".
 
     Examples:
         >>> model_mem(7e9, "fp16")
@@ -173,8 +170,8 @@ def _activation_steps(
     unit_kind="bytes",
     formula="layers x s x b x h x (10 + 24/tp + 5 a s / (h tp)); selective: (10 + 24/tp); full: 2; "
     "with sp: every term / tp; flash: the 5 a s / h term becomes 4 a / h (fp32 log-sum-exp)",
-    source="Korthikanti et al. 2022, 'Reducing Activation Recomputation in Large Transformer Models', "
-    "section 4 and Table 2 (arXiv:2205.05198); Dao et al. 2022, 'FlashAttention', section 3.1",
+    source="korthikanti2022 section 4.1, Table 2, section 5 (selective recomputation); "
+    "dao2022 section 3.1 (no score matrix stored, softmax statistics kept instead)",
     assumptions=(
         "GPT layer as in the paper: multi-head attention, a 4 x hidden GeLU MLP, LayerNorm, dropout; "
         "16-bit activations, 1-byte dropout masks",
@@ -260,8 +257,7 @@ def _kv_steps(
     returns="bytes, in `unit` (default GB)",
     unit_kind="bytes",
     formula="2 x layers x kv_heads x head_dim x seq_len x batch x bytes(precision)",
-    source="Pope et al. 2022, 'Efficiently Scaling Transformer Inference', section 2; Kwon et al. 2023 "
-    "(vLLM), section 2.3",
+    source="pope2022 section 2; kwon2023 section 3 (800 KB per token for OPT-13B)",
     assumptions=(
         "the cache holds every token of every sequence: no paging slack, sliding window or compression",
         "grouped-query attention: pass the KV heads, not the query heads",
@@ -288,7 +284,7 @@ def kv_cache(
     Assumptions: every token of every sequence is cached; no paging slack.
 
     Source: Pope et al. 2022, "Efficiently Scaling Transformer Inference", section 2;
-    vLLM (Kwon et al. 2023) quotes 800 KB per token for OPT-13B
+    vLLM (Kwon et al. 2023, section 3) quotes 800 KB per token for OPT-13B
     (2 * 40 layers * 5120 * 2 bytes = 819,200 bytes).
 
     Examples:

@@ -16,6 +16,7 @@ from envelope_xl.errors import InputError
 from envelope_xl.planning import DEFAULTS, EMBEDDING_OPTIMIZERS, STATE_BYTES, default
 from envelope_xl.reference import GPUS, PRECISIONS
 from envelope_xl.registry import Step, register
+from envelope_xl.sources import brief
 from envelope_xl.units import BYTE_UNITS, SECONDS_PER_DAY, SECONDS_PER_HOUR, TIME_UNITS
 
 #: Bytes of one row index of a sparse gradient (int64, as PyTorch's sparse COO indices).
@@ -23,9 +24,9 @@ ROW_INDEX_BYTES = 8.0
 DAYS_PER_YEAR = 365.0
 
 _FBGEMM = (
-    "FBGEMM table-batched embeddings: optimizer states per row (fbgemm_gpu/split_embedding_configs.py, "
-    "EmbOptimType.state_size_table: EXACT_ROWWISE_ADAGRAD 1, ADAM 2 x D), fp32 by default; Naumov et al. 2019, "
-    "'Deep Learning Recommendation Model for Personalization and Recommendation Systems' (DLRM), section 2"
+    "fbgemm file 'fbgemm_gpu/split_embedding_configs.py' (EmbOptimType.state_size_table: "
+    "EXACT_ROWWISE_ADAGRAD 1, ADAM 2 x D per row, fp32 by default); naumov2019 section 2 (the embedding "
+    "tables of DLRM)"
 )
 
 
@@ -50,7 +51,7 @@ def _table_steps(
 def _optimizer_assumptions(a: dict[str, Any]) -> list[str]:
     o = EMBEDDING_OPTIMIZERS.get("optimizer", a["optimizer"])
     return [f"{o.name} keeps {o.per_element:g} fp32 value(s) per element and {o.per_row:g} per row "
-            f"({o.source.split('(')[0].strip()})"]
+            f"({brief(o.source)})"]
 
 
 def _table_decision(a: dict[str, Any], total: float) -> str:
@@ -223,7 +224,7 @@ def _examples_decision(a: dict[str, Any], time: float) -> str:
     returns="time, in `unit` (default hours)",
     unit_kind="time",
     formula="examples x epochs / (examples_per_sec_per_gpu x gpus x scaling_efficiency)",
-    source=f"Throughput arithmetic (time = work / rate); {DEFAULTS['scaling_efficiency'].source}",
+    source=DEFAULTS["scaling_efficiency"].source,
     assumptions=(
         "examples_per_sec_per_gpu is measured on one GPU with the model and batch of the run",
         "scaling_efficiency applies from two GPUs on; one GPU runs at its own rate",
@@ -294,9 +295,8 @@ def _retrain_decision(a: dict[str, Any], cost: float) -> str:
     result_unit="USD/year",
     formula="examples x epochs / (examples_per_sec_per_gpu x gpus x scaling_efficiency) / 3600 x gpus x "
     "usd_per_gpu_hour x 365 / retrain_every_days",
-    source=f"Throughput arithmetic; {DEFAULTS['scaling_efficiency'].source}; Sculley et al. 2015, 'Hidden "
-    "Technical Debt in Machine Learning Systems' (models decay as the world changes: retraining is a recurring "
-    "cost)",
+    source=DEFAULTS["scaling_efficiency"].source + "; sculley2015 section 7 (models decay as the world "
+    "changes: retraining is a recurring cost)",
     assumptions=(
         "each run trains on `examples` fresh examples (a full retrain of that size, not a fine-tune)",
         "every GPU-hour of a run is billed; a run must finish before the next one starts",

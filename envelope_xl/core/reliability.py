@@ -29,9 +29,8 @@ _MTBF_ASSUMPTION = (
 )
 _POISSON = "failures arrive independently (Poisson), at a rate proportional to the GPU count"
 _DALY = (
-    "Daly 2006, 'A higher order estimate of the optimum checkpoint interval for restart dumps', Future "
-    "Generation Computer Systems 22(3): 303-312 (after Young 1974, 'A first order approximation to the "
-    "optimum checkpoint interval', CACM 17(9))"
+    "daly2006 (the optimum checkpoint interval, higher-order estimate); young1974 (first order: the "
+    "square root of 2 x write time x MTBF)"
 )
 
 
@@ -86,8 +85,9 @@ def expected_interruptions(gpus: int, days: float, gpu_mtbf_hours: float = GPU_M
     returns="time, in `unit` (default s)",
     unit_kind="time",
     formula="bytes / (write_gbs x 1e9)",
-    source="Throughput = size / time; for the size see CHECKPOINT_SIZE (weights, fp32 master copy and "
-    "optimizer states)",
+    source="rajbhandari2020 section 3.1 (a checkpoint holds the model states: 16-bit weights, fp32 master copy "
+    "and optimizer states, as CHECKPOINT_SIZE counts them); micikevicius2018 section 3.1 (fp32 master "
+    "weights)",
     assumptions=(
         "the write runs at the storage's sustained aggregate throughput, shared by every GPU writing its shard",
         "training pauses for the whole write (no asynchronous checkpointing)",

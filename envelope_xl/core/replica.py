@@ -18,6 +18,7 @@ from envelope_xl.core import serving_data as data
 from envelope_xl.errors import InputError
 from envelope_xl.models import PARAM_GROUPS, Architecture, resolve_model
 from envelope_xl.reference import GPUS, PRECISIONS, Gpu, Precision
+from envelope_xl.sources import brief
 
 #: Positions in `Architecture.param_steps()`; a sub-16-bit format quantizes the decoder
 #: blocks' linear layers (attention and MLP), the rest stays in 16 bits.
@@ -303,10 +304,10 @@ class Replica:
             )
         elif quantized != other:
             scale = data.scale_bits(self.precision)
-            scales = f" + {scale.value:g} bits of scales ({scale.source})" if scale.value else ""
+            scales = f" + {scale.value:g} bits of scales ({scale.cite()})" if scale.value else ""
             out.append(
                 f"{self.precision.name} weights: {self.precision.bytes:g} bytes{scales} per weight of the blocks' "
-                f"linear layers; embeddings, output head and norms stay in bf16 ({data.QUANTIZED_LAYERS_SOURCE})"
+                f"linear layers; embeddings, output head and norms stay in bf16 ({brief(data.QUANTIZED_LAYERS_SOURCE)})"
             )
         kv_how = "given" if "kv_precision" in self.given else (
             "default: the weights' float format" if self.kv is self.precision
@@ -330,23 +331,24 @@ class Replica:
             else:
                 out.append(f"tp {self.tp}: weights and KV heads split evenly over the GPUs")
             link = data.link_gbs(self.gpu)
-            link_src = "given" if "link_gbs" in self.given or link is None else f"default: {link.source}"
-            lat_src = "given" if "allreduce_us" in self.given else f"default: {data.ALLREDUCE_US.source}"
+            link_src = ("given" if "link_gbs" in self.given or link is None
+                        else f"default: {self.gpu.name}'s {self.gpu.intra_link}, {link.cite()}")
+            lat_src = "given" if "allreduce_us" in self.given else f"default: {data.ALLREDUCE_US.cite()}"
             out.append(
                 f"all-reduces over a {self.link / 1e9:g} GB/s link ({link_src}), "
                 f"{self.allreduce_latency_s * 1e6:g} us each ({lat_src})"
             )
         out.append(
             f"bandwidth_efficiency {self.bandwidth_efficiency:g} ({how('bandwidth_efficiency')}"
-            f"{'' if 'bandwidth_efficiency' in self.given else ': ' + data.BANDWIDTH_EFFICIENCY.source})"
+            f"{'' if 'bandwidth_efficiency' in self.given else ': ' + data.BANDWIDTH_EFFICIENCY.cite()})"
         )
         out.append(
             f"compute_efficiency {self.compute_efficiency:g} of the dense {self.precision.peak_field} peak "
             f"({how('compute_efficiency')}"
-            f"{'' if 'compute_efficiency' in self.given else ': ' + data.compute_efficiency(self.precision).source})"
+            f"{'' if 'compute_efficiency' in self.given else ': ' + data.compute_efficiency(self.precision).cite()})"
         )
-        util = "" if "memory_utilization" in self.given else f": {data.MEMORY_UTILIZATION.source}"
-        ws = "" if "workspace_gb" in self.given else f": {data.WORKSPACE_GB.source}"
+        util = "" if "memory_utilization" in self.given else f": {data.MEMORY_UTILIZATION.cite()}"
+        ws = "" if "workspace_gb" in self.given else f": {data.WORKSPACE_GB.cite()}"
         out.append(
             f"usable memory per GPU = {self.gpu.memory / 1e9:g} GB x memory_utilization {self.memory_utilization:g} "
             f"({how('memory_utilization')}{util}) - workspace {self.workspace / 1e9:g} GB ({how('workspace_gb')}{ws})"

@@ -19,13 +19,13 @@ from envelope_xl.registry import Step as ChainStep
 from envelope_xl.units import TIME_UNITS
 
 _ROOFLINE_SOURCE = (
-    "Williams et al. 2009, 'Roofline' (time = max(bytes / bandwidth, FLOPs / peak)); Pope et al. 2022, "
-    "'Efficiently Scaling Transformer Inference', sections 2-3 (decode streams the weights and the KV cache; "
-    "2 FLOPs per parameter per token); Shoeybi et al. 2019, 'Megatron-LM', section 3 (two all-reduces per layer)"
+    "williams2009 (time = the larger of bytes over bandwidth and FLOPs over peak); pope2022 section 2 "
+    "(decode streams the weights and the KV cache, 2 FLOPs per parameter per token); shoeybi2019 section "
+    "3 (two all-reduces per layer)"
 )
 _PREFILL_SOURCE = (
-    "Kaplan et al. 2020, section 2.1 (2 FLOPs per parameter per token, plus 2 x layers x context x width for "
-    "attention); Dao 2023, 'FlashAttention-2', section 3 (causal masking skips the upper half)"
+    "kaplan2020 section 2.1, Table 1 (forward pass: 2N per token plus 2 x layers x context x attention "
+    "width); dao2023 section 3.1 (causal masking skips the blocks above the diagonal)"
 )
 
 _BW = data.BANDWIDTH_EFFICIENCY.value
@@ -285,8 +285,8 @@ def _max_batch_notes(**args: Any) -> list[str]:
     returns="sequences (whole number)",
     result_unit="sequences",
     formula="floor((GPU memory x memory_utilization - workspace - weights / tp) / KV cache per sequence per GPU)",
-    source="Kwon et al. 2023, 'Efficient Memory Management for LLM Serving with PagedAttention' (vLLM), sections "
-    "2.3 and 4 (the KV cache takes the memory the weights leave); vLLM engine arguments (gpu_memory_utilization 0.9)",
+    source="kwon2023 section 3, section 4 (the KV cache takes the memory the weights leave); vllm-engine-args "
+    "(gpu_memory_utilization 0.9 by default)",
     assumptions=(
         "every sequence holds its whole context in the cache (no preemption, no prefix sharing)",
         "paged allocation: no fragmentation beyond the workspace",
@@ -356,7 +356,7 @@ def _prefill_steps(**args: Any) -> tuple[Any, ...]:
 
 def _prefill_notes(unit: Any = None, **args: Any) -> list[str]:
     r, p, m = _prefill(**args)
-    source = "given" if args["mfu"] is not None else f"default: {data.prefill_mfu(r.precision).source}"
+    source = "given" if args["mfu"] is not None else f"default: {data.prefill_mfu(r.precision).cite()}"
     out = [n for n in r.notes() if not n.startswith("compute_eff")]
     out.append(f"prefill reaches {m:g} of the dense {r.precision.peak_field} peak ({source})")
     if r.arch.counted_only:
@@ -455,7 +455,7 @@ register(
     returns="requests in flight",
     result_unit="requests",
     formula="qps x latency_s",
-    source="Little 1961, 'A Proof for the Queuing Formula L = lambda W', Operations Research 9(3)",
+    source="little1961 (L = lambda W)",
     assumptions=("a steady state: arrivals and completions balance",),
 )
 def concurrency(qps: float, latency_s: float) -> float:
@@ -477,8 +477,7 @@ def concurrency(qps: float, latency_s: float) -> float:
     returns="GPUs (whole number)",
     result_unit="GPUs",
     formula="ceiling(qps x tokens_per_request / (tokens_per_sec_per_gpu x target_utilization))",
-    source="Capacity planning with headroom, as in Beyer et al. 2016, 'Site Reliability Engineering', "
-    "ch. 'Handling Overload' and 'Load Balancing' (plan below full utilisation)",
+    source="beyer2016 chapter 22, section 'Preventing Server Overload' (capacity planning with headroom)",
     assumptions=("throughput scales linearly with GPUs; load is spread evenly",),
 )
 def serving_gpus(

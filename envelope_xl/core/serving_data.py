@@ -1,7 +1,7 @@
 """Serving defaults from `data/serving.toml`: efficiencies, engine memory, links, scales.
 
 Every default here is overridable by a named argument of the serving functions; the
-sources travel with the values so reasoning chains can cite them.
+citations travel with the values so reasoning chains can cite them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass
 
 from envelope_xl.reference import DATA, LINKS, Gpu, Precision
+from envelope_xl.sources import brief
 
 _RAW = tomllib.loads((DATA / "serving.toml").read_text(encoding="utf-8"))
 
@@ -20,23 +21,27 @@ def _clean(text: str) -> str:
 
 @dataclass(frozen=True)
 class Default:
-    """A default value and where it comes from."""
+    """A default value and where it comes from (a citation of data/bibliography.toml)."""
 
     value: float
     source: str
+
+    def cite(self) -> str:
+        """Its short citation, for a reasoning chain (read when an explanation is built)."""
+        return brief(self.source)
 
 
 def _efficiencies(table: str) -> dict[str, Default]:
     entry = _RAW["efficiency"][table]
     source = _clean(entry["source"])
-    return {field: Default(float(value), source) for field, value in entry.items() if field != "source"}
+    return {field: Default(float(value), source) for field, value in entry.items() if not isinstance(value, str)}
 
 
 _COMPUTE = _efficiencies("compute")
 _PREFILL = _efficiencies("prefill")
 _SCALES = {
     name: Default(float(bits), _RAW["weight_scales"][f"{name}_source"])
-    for name, bits in _RAW["weight_scales"].items() if not name.endswith("_source")
+    for name, bits in _RAW["weight_scales"].items() if not isinstance(bits, str)
 }
 _NO_SCALES = Default(0.0, "")
 
@@ -66,7 +71,7 @@ def link_gbs(gpu: Gpu) -> Default | None:
     if not gpu.intra_link:
         return None
     link = LINKS.get("intra_link", gpu.intra_link)
-    return Default(link.bandwidth_gbs, f"{gpu.name}'s {link.name}, {link.source}")
+    return Default(link.bandwidth_gbs, link.source)
 
 
 def scale_bits(precision: Precision) -> Default:

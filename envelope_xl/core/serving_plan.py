@@ -191,12 +191,12 @@ def _plan_notes(**args: Any) -> list[str]:
     p = plan(**args)
     r = p.replica
     mfu = args["mfu"]
-    source = "given" if mfu is not None else f"default: {data.prefill_mfu(r.precision).source}"
+    source = "given" if mfu is not None else f"default: {data.prefill_mfu(r.precision).cite()}"
     out = r.notes()
     m = data.prefill_mfu(r.precision).value if mfu is None else mfu
     out.append(f"prefill reaches {m:g} of the dense {r.precision.peak_field} peak ({source})")
     if args["tpot_target_s"] == data.TPOT_TARGET_S.value or args["ttft_target_s"] == data.TTFT_TARGET_S.value:
-        out.append(f"latency targets by default: {data.TPOT_TARGET_S.source}")
+        out.append(f"latency targets by default: {data.TPOT_TARGET_S.cite()}")
     return out + context_note(r, p.prompt + p.output, "prompt + output")
 
 
@@ -210,9 +210,9 @@ def _plan_notes(**args: Any) -> list[str]:
     returns="table: quantity | value (" + ", ".join(label for label, _ in ROWS) + "); spills in Excel",
     formula="batch = largest within MAX_BATCH(prompt + output) with TPOT(batch) <= tpot_target_s; replicas = "
     "ceiling(qps x output_tokens / (batch / TPOT x target_utilization)); gpus = replicas x tp",
-    source="Agrawal et al. 2024, 'Sarathi-Serve' (OSDI), section 4 (chunked prefill mixed into decode steps); "
-    "Kwon et al. 2023 (vLLM), section 4 (KV cache in the memory left by the weights); the roofline of DECODE_TPS; "
-    "capacity headroom as in SERVING_GPUS",
+    source="agrawal2024 section 4 (chunked prefill mixed into decode steps); kwon2023 section 4 (the KV cache in "
+    "the memory the weights leave); williams2009 (the roofline of DECODE_TPS); beyer2016 chapter 22, "
+    "section 'Preventing Server Overload' (capacity headroom as in SERVING_GPUS)",
     assumptions=(
         "steady state: each step decodes `batch` sequences at the mean context (prompt + output / 2) and prefills "
         "the prompts of the batch / output_tokens requests that replace the finished ones",

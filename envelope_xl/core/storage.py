@@ -11,6 +11,7 @@ from envelope_xl.errors import InputError
 from envelope_xl.planning import TOKENIZERS
 from envelope_xl.reference import PRECISIONS
 from envelope_xl.registry import Step, register
+from envelope_xl.sources import brief
 from envelope_xl.units import BYTE_UNITS
 
 _REPLICA_STEPS = (
@@ -50,8 +51,7 @@ def _storage_steps(
     returns="bytes, in `unit` (default GB)",
     unit_kind="bytes",
     formula="count x bytes_each x replication x (1 + overhead)",
-    source="Capacity arithmetic (items x size x copies); replication as in HDFS, default 3 copies "
-    "(Shvachko et al. 2010, 'The Hadoop Distributed File System', section II)",
+    source="shvachko2010 section II (blocks replicated on typically three DataNodes)",
     assumptions=(
         "every replica carries the same overhead (its own index and metadata)",
         "no compression or deduplication",
@@ -97,8 +97,8 @@ def _embed_steps(
     returns="bytes, in `unit` (default GB)",
     unit_kind="bytes",
     formula="count x dimension x bytes(precision) x replication x (1 + index_overhead)",
-    source="FAISS wiki, 'Guidelines to choose an index' (Flat: 4 x d bytes per vector; HNSW adds M x 2 x 4 "
-    "bytes of links)",
+    source="faiss-wiki-index section 'Do you need exact results?', section 'Is memory a concern?' "
+    "(Flat: 4 x d bytes per vector, HNSW adds M x 2 x 4 bytes of links)",
     assumptions=(
         "vectors stored uncompressed in `precision`; ids and metadata belong in index_overhead",
         "every replica carries its own index",
@@ -197,9 +197,8 @@ def _retained_decision(a: dict[str, Any], total: float) -> str:
     unit_kind="bytes",
     formula="daily_bytes x days (x ((1 + g)^days - 1) / (g x days) with growth g) x replication x "
     "(1 + overhead) / compression",
-    source="Capacity arithmetic: bytes per day x days kept x copies; a geometric series for compounding growth; "
-    "replication as in HDFS (Shvachko et al. 2010, section II); tiering as in Facebook's f4 warm BLOB storage "
-    "(Muralidhar et al. 2014, OSDI, section 2)",
+    source="shvachko2010 section II (blocks replicated, three copies by default); muralidhar2014 section 2 (a "
+    "warm tier for older, less read data)",
     assumptions=(
         "day 1 writes daily_bytes and each later day (1 + daily_growth) times the day before; the result is "
         "what the window holds on its last day",
@@ -265,7 +264,7 @@ def _tokenizer_assumptions(a: dict[str, Any]) -> list[str]:
     t = TOKENIZERS.get("tokenizer", a["tokenizer"])
     given = "" if a["bytes_per_token"] is None else "; bytes_per_token given replaces its text figure"
     return [f"{t.name}: {t.text_bytes_per_token:g} bytes of text per token, vocabulary {t.vocab:,} so "
-            f"{t.id_bytes}-byte ids ({t.source.split(':')[0]}){given}"]
+            f"{t.id_bytes}-byte ids ({brief(t.source)}){given}"]
 
 
 def _dataset_decision(a: dict[str, Any], total: float) -> str:
@@ -283,8 +282,8 @@ def _dataset_decision(a: dict[str, Any], total: float) -> str:
     returns="bytes, in `unit` (default GB)",
     unit_kind="bytes",
     formula="tokens x (bytes_per_token / compression + id bytes) x replication",
-    source="Llama 3 Herd of Models (Dubey et al. 2024), section 3.2 (characters per token); Megatron-LM "
-    "indexed datasets (uint16 ids below 65,500 tokens, else int32: megatron/data/indexed_dataset.py)",
+    source="dubey2024 section 3.2 (characters per token); megatron-lm file 'megatron/data/indexed_dataset.py' "
+    "(best_fitting_dtype: uint16 ids below 65,500 tokens, else int32)",
     assumptions=(
         "English text at 1 byte per character (UTF-8); compression applies to the raw text only",
         "token ids are stored uncompressed (memory-mapped for training)",

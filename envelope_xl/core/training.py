@@ -17,10 +17,9 @@ from envelope_xl.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, TIME_UNITS
 FORWARD_FLOPS_PER_PARAM_TOKEN = 2.0
 BACKWARD_FLOPS_PER_PARAM_TOKEN = 4.0
 
-_COMPUTE_SOURCE = "Kaplan et al. 2020, 'Scaling Laws for Neural Language Models', section 2.1 (C = 6ND)"
+_COMPUTE_SOURCE = "kaplan2020 section 2.1 (C = 6N per training token)"
 _TIME_SOURCE = (
-    _COMPUTE_SOURCE + "; Narayanan et al. 2021, 'Efficient Large-Scale Language Model Training on GPU "
-    "Clusters Using Megatron-LM', section 5.1 (time = FLOPs / (GPUs x achieved FLOP/s))"
+    _COMPUTE_SOURCE + "; narayanan2021 section 5.1 (training time = FLOPs divided by GPUs x achieved FLOP/s per GPU)"
 )
 _TIME_ASSUMPTIONS = (
     "training compute is 6 x params x tokens (forward 2, backward 4 FLOPs per parameter per token), with the "
@@ -93,10 +92,10 @@ def _train_flops_steps(
     returns="FLOPs",
     result_unit="FLOP",
     formula="6 x active params x tokens [+ 3 x attention forward FLOPs (causal) at seq_len] [+ recomputed forward]",
-    source=_COMPUTE_SOURCE + "; Narayanan et al. 2021, FLOPs per iteration with full recomputation, "
-    "96 B s l h^2 (1 + s/6h + V/16lh), and Korthikanti et al. 2022, model FLOPs 72 B s l h^2 (1 + s/6h + V/12lh) "
-    "(both count attention without the causal mask); Chowdhery et al. 2022, 'PaLM', Appendix B (MFU: model FLOPs, "
-    "6N + attention, no recomputation)",
+    source=_COMPUTE_SOURCE + "; narayanan2021 section 5.1 (FLOPs per iteration with full recomputation: "
+    "96 B s l h^2 times 1 + s/6h + V/16lh); korthikanti2022 appendix A (model FLOPs: 72 B s l h^2 times "
+    "1 + s/6h + V/12lh, both count attention without the causal mask); chowdhery2022 appendix B (MFU: "
+    "model FLOPs, 6N + attention, no recomputation)",
     assumptions=(
         "forward 2, backward 4 FLOPs per active parameter per token; a mixture of experts runs its shared layers "
         "and experts_per_token routed experts per token; a bare parameter count is taken as dense",
@@ -320,14 +319,15 @@ def gpus_for_deadline(
     returns="tokens",
     result_unit="tokens",
     formula="20 x params",
-    source="Hoffmann et al. 2022, 'Training Compute-Optimal Large Language Models', Table 3 "
-    "(70B parameters: 1.4T tokens)",
+    source="hoffmann2022 Table 1, Table 3 (Chinchilla: 70B parameters on 1.4T tokens in Table 1, "
+    "about 20 tokens per parameter in Table 3)",
     assumptions=("the 20 tokens/parameter rule of thumb read off the paper's Table 3",),
 )
 def chinchilla_tokens(params: float) -> float:
     """Compute-optimal token count: 20 * params.
 
-    Source: Hoffmann et al. 2022, Table 3 (Chinchilla: 70B parameters, 1.4T tokens).
+    Source: Hoffmann et al. 2022, Table 1 (Chinchilla: 70B parameters, 1.4T tokens) and
+    Table 3 (compute-optimal tokens, about 20 per parameter).
 
     Examples:
         >>> chinchilla_tokens(70e9)

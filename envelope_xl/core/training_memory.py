@@ -21,17 +21,18 @@ from envelope_xl.core.peak_memory import (
 from envelope_xl.errors import InputError
 from envelope_xl.reference import TRAINING
 from envelope_xl.registry import Step, register
+from envelope_xl.sources import brief, mark
 from envelope_xl.units import BYTE_UNITS
 
 #: `gpu` when no GPU is named: the peak is returned without a fit check.
 NO_GPU = "none"
 
 _SOURCE = (
-    "Rajbhandari et al. 2020, 'ZeRO', sections 3.1 and 5 (model states and their sharding); Korthikanti et al. "
-    "2022, 'Reducing Activation Recomputation in Large Transformer Models', sections 4-5 and Table 2 "
-    "(activations, sequence parallelism, recomputation, 1F1B in-flight micro-batches); Dao et al. 2022, "
-    "'FlashAttention'; Hu et al. 2021, 'LoRA'; Dettmers et al. 2023, 'QLoRA'; Ren et al. 2021, "
-    "'ZeRO-Offload' and DeepSpeed's model-state estimators"
+    "rajbhandari2020 section 3.1, section 5 (model states and their sharding); korthikanti2022 section 4, "
+    "section 5, Table 2 (activations, sequence parallelism, recomputation, 1F1B in-flight micro-batches); "
+    "dao2022 section 3.1 (no score matrix stored); hu2021 section 4 (LoRA adapters); dettmers2023 section "
+    "3 (QLoRA); ren2021 (ZeRO-Offload); deepspeed file 'deepspeed/runtime/zero/stage3.py' (model-state "
+    "estimators)"
 )
 
 _ASSUMPTIONS = (
@@ -45,23 +46,23 @@ _ASSUMPTIONS = (
     "the rest; a 1F1B pipeline keeps pp micro-batches in flight on its first stage",
     "LoRA/QLoRA: the base is frozen (QLoRA: the blocks' linear layers in 4-bit with their quantization "
     "constants, the rest in 16-bit); adapters, their gradients and optimizer states in the compute precision, "
-    f"no master copy ({TRAINING.adapters_source}); LoRA dropout 0, PEFT's default (with dropout each adapted "
+    f"no master copy ({mark(TRAINING.adapters_source)}); LoRA dropout 0, PEFT's default (with dropout each adapted "
     "matrix keeps a copy of its input); the activations are those of full training plus each adapter's r-wide "
-    f"product; MLA's low-rank projections are adapted as if full ({TRAINING.lora_source})",
-    f"logits and loss: {TRAINING.logit_bytes:g} bytes per logit by default ({TRAINING.loss_source}), plus the "
+    f"product; MLA's low-rank projections are adapted as if full ({mark(TRAINING.lora_source)})",
+    f"logits and loss: {TRAINING.logit_bytes:g} bytes per logit by default ({mark(TRAINING.loss_source)}), plus the "
     "final norm's input and output",
     "transient working memory, all present during one layer's backward pass: the layer being recomputed (full "
     f"recomputation); ZeRO-3 gathers {TRAINING.zero3_blocks_gathered} blocks' weights and holds "
-    f"{TRAINING.zero3_blocks_reduced} block's gradients ({TRAINING.zero3_source}); ZeRO-1/2 reduce buckets of "
-    f"{TRAINING.zero_bucket_elements:g} elements ({TRAINING.zero_source}); plain data parallelism "
-    f"{TRAINING.ddp_bucket / 2**20:g} MiB buckets ({TRAINING.ddp_source}); QLoRA dequantizes one weight matrix "
+    f"{TRAINING.zero3_blocks_reduced} block's gradients ({mark(TRAINING.zero3_source)}); ZeRO-1/2 reduce buckets of "
+    f"{TRAINING.zero_bucket_elements:g} elements ({mark(TRAINING.zero_source)}); plain data parallelism "
+    f"{TRAINING.ddp_bucket / 2**20:g} MiB buckets ({mark(TRAINING.ddp_source)}); QLoRA dequantizes one weight matrix "
     "at a time to 16-bit",
-    f"framework reserve: the CUDA context, {TRAINING.cuda_context / 1e9:g} GB ({TRAINING.cuda_context_source}), "
-    f"and {TRAINING.allocator_fraction:.0%} allocator slack on the rest ({TRAINING.allocator_source})",
+    f"framework reserve: the CUDA context, {TRAINING.cuda_context / 1e9:g} GB ({mark(TRAINING.cuda_context_source)}), "
+    f"and {TRAINING.allocator_fraction:.0%} allocator slack on the rest ({mark(TRAINING.allocator_source)})",
     "offload: ZeRO-Offload moves gradients, fp32 master weights and optimizer states to the host (4 + 4 + "
     "optimizer bytes per trained parameter, sharded over the data-parallel GPUs), ZeRO-Infinity's parameter "
     f"offload the weights too, with DeepSpeed's {TRAINING.cpu_buffer_factor:g} host buffer factor "
-    f"({TRAINING.offload_source})",
+    f"({mark(TRAINING.offload_source)})",
 )
 
 _STEPS = (
@@ -172,9 +173,9 @@ def _method_notes(plan: Plan) -> list[str]:
     if plan.method == "qlora":
         bits = 8 * quantized_bytes(plan.storage)
         out.append(f"frozen base: the blocks' linear layers in {plan.storage.name}, {bits:.3g} bits per weight "
-                   f"with quantization constants ({TRAINING.quant_sources.get(plan.storage.name, '')}); "
+                   f"with quantization constants ({brief(TRAINING.quant_sources.get(plan.storage.name, ''))}); "
                    f"embeddings, head and norms in {plan.compute.name}; computed in {plan.compute.name} "
-                   f"({TRAINING.quant_skip_source})")
+                   f"({brief(TRAINING.quant_skip_source)})")
     return out
 
 

@@ -5,12 +5,17 @@ A complete spreadsheet engine for `envelope-xl recalc --engine libreoffice` (and
 the recalc command reads the file safely before and patches the values into the
 untouched original after. One `compute` call:
 
-1. copies the workbook into a temporary folder, renaming every envelope function call
+1. finds the formula cells of the workbook (`safety.formula_inventory`);
+2. copies the workbook into a temporary folder, renaming every envelope function call
    to the add-in's programmatic name (`TRAIN_MEM(` -> `ORG.ENVELOPEXL.ENVELOPEADDIN.TRAINMEM(`):
-   LibreOffice 7.4 does not map a function name read from `.xlsx` to an add-in;
-2. has LibreOffice recalculate everything on load and save the copy, in a copy of the
+   LibreOffice 7.4 does not map a function name read from `.xlsx` to an add-in. The
+   formulas are found and rewritten by a streaming XML parser (`xmledit`), so every
+   stored form counts: any namespace prefix, CDATA, character references. The cells of
+   an Excel data table, which LibreOffice computes wrongly, become `#N/A` in the copy,
+   as with the python engine;
+3. has LibreOffice recalculate everything on load and save the copy, in a copy of the
    cached profile holding the extension (`profile.py`), under a time limit;
-3. reads back the value of every formula cell of the original (`readback.py`).
+4. reads back the value of every formula cell (`readback.py`), sheets matched by place.
 
 Every temporary file and process is removed on success, failure, timeout, Ctrl-C and SIGTERM.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import posixpath
 import re
 import shutil
 import signal
@@ -32,19 +38,22 @@ from envelope_xl.catalog import CATALOG
 from envelope_xl.libreoffice import profile, readback
 from envelope_xl.libreoffice.extension import programmatic_name
 from envelope_xl.libreoffice.headless import DEFAULT_TIMEOUT_S, LibreOfficeError, find_soffice
-from envelope_xl.recalc.engine import Results
+from envelope_xl.recalc.engine import CellError, Results
 from envelope_xl.recalc.names import rename_envelope_calls
-from envelope_xl.recalc.package import read_package
+from envelope_xl.recalc.package import PKG_REL_NS, main_name, member_names, read_package, resolve
+from envelope_xl.recalc.safety import DEFAULT_LIMITS, Inventory, Limits, formula_inventory
+from envelope_xl.recalc.sheetxml import SCAN
+from envelope_xl.recalc.writeback import patch_sheet
+from envelope_xl.recalc.xmledit import Editor, Tag
 
 #: Catalog name -> the name LibreOffice files the add-in function under.
 PROGRAMMATIC_NAMES = {name: programmatic_name(name) for name in CATALOG}
 
-# A catalog name before "(", in upper case: parts and formulas without one are copied
-# untouched, which spares the exact (string-aware) rename for most formulas. A literal
-# alternation on upper-cased text is ~5x faster than any case-insensitive pattern.
-_MENTION = re.compile("(?:" + "|".join(sorted(CATALOG, key=len, reverse=True)) + r")\s*\(")
-# Formula text in a worksheet (`<f>`) and in the workbook's defined names.
-_FORMULA_TEXT = re.compile(r"(<(?:f|definedName)\b[^>]*>)([^<]*)(</(?:f|definedName)>)")
+# A catalog name before "(", in upper case: a part without one (and without character
+# references or CDATA, which could spell one) is copied untouched, which spares parsing it.
+_MENTION = re.compile(("(?:" + "|".join(sorted(CATALOG, key=len, reverse=True)) + r")\s*\(").encode())
+_FORMULA, _DEFINED_NAME = main_name("f"), main_name("definedName")
+_RELATIONSHIP = f"{PKG_REL_NS}}}Relationship"
 
 
 def available() -> bool:
@@ -66,32 +75,89 @@ def unavailable_reason() -> str | None:
 
 
 def _calls_envelope(text: str) -> bool:
-    return _MENTION.search(text.upper()) is not None
+    return _MENTION.search(text.upper().encode("utf-8", "replace")) is not None
 
 
-def _rename_formula(match: re.Match[str]) -> str:
-    text = match.group(2)
-    if not _calls_envelope(text):
-        return match.group(0)
-    formula = html.unescape(text)
-    renamed = rename_envelope_calls(formula, PROGRAMMATIC_NAMES)
-    if renamed == formula:
-        return match.group(0)
-    escaped = renamed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return match.group(1) + escaped + match.group(3)
+def _may_call_envelope(data: bytes) -> bool:
+    return b"&#" in data or b"<![CDATA[" in data or _MENTION.search(data.upper()) is not None
 
 
-def rename_for_libreoffice(source: Path, target: Path) -> None:
-    """Copy the workbook package, envelope calls renamed so LibreOffice binds them to the add-in."""
+def rename_formulas(data: bytes, part: str, element: str = _FORMULA) -> bytes:
+    """An XML part with the envelope calls of every `element` (formulas, or defined names) renamed."""
+    editor = Editor(data, part)
+    p = editor.parser
+    pieces: list[str] = []
+    opened: list[Tag] = []
+
+    def start(name: str, attrs) -> None:
+        if name == element:
+            tag = editor.start_tag()
+            if not tag.empty:
+                opened.append(tag)
+                pieces.clear()
+                p.CharacterDataHandler = pieces.append
+
+    def end(name: str) -> None:
+        if name == element and opened:
+            tag = opened.pop()
+            p.CharacterDataHandler = None
+            text = "".join(pieces)
+            if _calls_envelope(text):
+                renamed = rename_envelope_calls(text, PROGRAMMATIC_NAMES)
+                if renamed != text:
+                    escaped = renamed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                    editor.replace(tag.end, editor.position(), editor.encode(escaped))
+
+    p.buffer_text = True
+    editor.run(start, end)
+    return editor.finish()
+
+
+def spell_targets_out(data: bytes, part: str, members: dict[str, str]) -> bytes:
+    """A relationships part with each target that names a part another way (another case,
+    percent-encoded) written as that part's own name, which LibreOffice finds."""
+    editor = Editor(data, part)
+    folder, base = posixpath.split(part)
+    source = posixpath.join(posixpath.dirname(folder), base[: -len(".rels")])  # "xl/_rels/workbook.xml.rels"
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name != _RELATIONSHIP or attrs.get("TargetMode") == "External" or "Target" not in attrs:
+            return
+        target = attrs["Target"]
+        found = resolve(members, source, target)
+        literal = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+            posixpath.join(posixpath.dirname(source), target))
+        if found is not None and found != literal:
+            editor.set_attribute(editor.start_tag(), b"Target", editor.encode("/" + html.escape(found)))
+
+    editor.run(start, lambda name: None)
+    return editor.finish()
+
+
+def rename_for_libreoffice(source: Path, target: Path, inventory: Inventory | None = None) -> None:
+    """Copy the workbook package, envelope calls renamed so LibreOffice binds them to the add-in,
+    and the cells of Excel data tables set to #N/A (LibreOffice would compute them wrongly)."""
+    tables: dict[str, dict] = {}
+    for sheet in inventory.sheets if inventory is not None else ():
+        if sheet.data_tables:
+            tables[sheet.part] = {
+                (r, c): CellError("#N/A") for area in sheet.data_tables.values()
+                for r in range(area.row1, area.row2 + 1) for c in range(area.col1, area.col2 + 1)
+            }
     with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
         package = read_package(zin)
-        formula_parts = {package.workbook_part, *(sheet.part for sheet in package.sheets)}
+        members = member_names(zin)
+        sheet_parts = {sheet.part for sheet in package.sheets}
         for info in zin.infolist():
             data = zin.read(info)
-            if info.filename in formula_parts:
-                text = data.decode("utf-8")
-                if _calls_envelope(text):
-                    data = _FORMULA_TEXT.sub(_rename_formula, text).encode("utf-8")
+            if info.filename.lower().endswith(".rels"):
+                data = spell_targets_out(data, info.filename, members)
+            elif info.filename in sheet_parts and _may_call_envelope(data):
+                data = rename_formulas(data, info.filename)
+            elif info.filename == package.workbook_part and _may_call_envelope(data):
+                data = rename_formulas(data, info.filename, _DEFINED_NAME)
+            if info.filename in tables:
+                data = patch_sheet(data, tables[info.filename], info.filename, drop_formulas=True)
             zout.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
 
 
@@ -145,31 +211,30 @@ class LibreOfficeEngine:
     """Computes workbooks with LibreOffice headless and the envelope-xl add-in."""
 
     name = "libreoffice"
+    keep = SCAN
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT_S, limits: Limits = DEFAULT_LIMITS) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout: got {timeout!r}; expected a number of seconds > 0")
-        self.timeout = timeout
+        self.timeout, self.limits = timeout, limits
 
-    def compute(self, path: Path) -> Results:
+    def compute(self, path: Path, inventory: Inventory | None = None) -> Results:
         """Evaluate every formula cell of the workbook at `path` (never modified)."""
         source = Path(path)
         reason = unavailable_reason()
         if reason is not None:
             raise LibreOfficeError(reason)
         with _stopped_by_sigterm():
-            return self._compute(source)
+            return self._compute(source, inventory or formula_inventory(source, self.limits))
 
-    def _compute(self, source: Path) -> Results:
+    def _compute(self, source: Path, inventory: Inventory) -> Results:
         template = profile.template_profile(self.timeout)
         with _scratch_folder() as folder:
             (folder / "in").mkdir()
             # LibreOffice names its output after the input; keep the type LibreOffice detects by suffix.
             suffix = source.suffix.lower() if source.suffix.lower() in (".xlsx", ".xlsm") else ".xlsx"
             renamed = folder / "in" / f"book{suffix}"
-            rename_for_libreoffice(source, renamed)
+            rename_for_libreoffice(source, renamed, inventory)
             with profile.profile_copy(template, folder) as lo:
                 computed = profile.convert_in_profile(lo, [renamed], folder / "out", "xlsx", self.timeout)[0]
-            computed_values = readback.formula_values(computed)
-        wanted = readback.formula_cells(source)
-        return {key: value for key, value in computed_values.items() if key in wanted}
+            return readback.read_back(computed, inventory, self.limits)

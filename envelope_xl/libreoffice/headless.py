@@ -21,7 +21,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 #: Where LibreOffice lives when `soffice` is not on PATH.
@@ -179,6 +179,11 @@ def environment(scratch: Path) -> dict[str, str]:
     return env
 
 
+#: Told (process group, True) when a LibreOffice process group starts and (group, False) once it is
+#: gone, so a supervisor that has to stop this process can stop LibreOffice too (see recalc.runner).
+on_process_group: Callable[[int, bool], object] | None = None
+
+
 def run(command: list[str], timeout: float, env: dict[str, str]) -> tuple[str, str]:
     """Run soffice in its own process group; kill the whole group on timeout or interruption."""
     process = subprocess.Popen(
@@ -186,6 +191,8 @@ def run(command: list[str], timeout: float, env: dict[str, str]) -> tuple[str, s
         env=env, text=True, start_new_session=True,
     )
     try:
+        if on_process_group is not None:
+            on_process_group(process.pid, True)
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
@@ -195,6 +202,8 @@ def run(command: list[str], timeout: float, env: dict[str, str]) -> tuple[str, s
         raise
     finally:
         _kill_group(process, only_leftovers=True)
+        if on_process_group is not None:
+            on_process_group(process.pid, False)
     if process.returncode != 0:
         raise LibreOfficeError(f"LibreOffice failed (exit status {process.returncode}): {stderr.strip()[-500:]}")
     return stdout, stderr

@@ -10,6 +10,11 @@ unopkg refuses per-user installs when run as root, so the extension is installed
 `--shared` into a private folder of the template (`UNO_SHARED_PACKAGES_CACHE`, passed
 to unopkg and to every soffice run with `-env:`): the same steps work for root, for
 users and in containers, and nothing outside the template is written.
+
+A template is code LibreOffice runs (the add-in), so it is only taken from a folder
+that no one else can write (`cache_root`): owned by this user, not writable by group
+or others, under folders no one else could swap. A cache folder that others could
+write is emptied and rebuilt; one that belongs to someone else is never used.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -32,11 +38,67 @@ _CHECK_FORMULA = f"={extension.programmatic_name('TRAIN_MEM')}(7E9)"
 _CHECK_VALUE = 112.0
 
 
-def cache_root() -> Path:
-    """Where template profiles are kept: $ENVELOPE_XL_CACHE, else the user's cache folder."""
+def _cache_candidates() -> list[Path]:
     configured = os.environ.get("ENVELOPE_XL_CACHE")
-    base = Path(configured) if configured else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return (base if configured else base / "envelope-xl") / "libreoffice"
+    if configured:
+        first = Path(configured) / "libreoffice"
+    else:
+        first = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "envelope-xl" / "libreoffice"
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    temp = Path(tempfile.gettempdir())
+    # For a read-only home (containers): the temporary folder, under a few names in case one is taken.
+    return [first, temp / f"envelope-xl-{user}", *(temp / f"envelope-xl-{user}.{n}" for n in range(1, 4))]
+
+
+def _safe_ancestors(path: Path) -> bool:
+    """No one else can replace `path`: every folder above it belongs to this user or root, and is
+    not writable by others unless sticky (as /tmp is)."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    parent = Path(os.path.realpath(path.parent))
+    for folder in (parent, *parent.parents):
+        info = os.stat(folder)
+        if uid is not None and info.st_uid not in (uid, 0):
+            return False
+        if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+            return False
+    return True
+
+
+def _private_folder(path: Path) -> bool:
+    """Make `path` a folder only this user can write; False if it cannot be trusted."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode) or not _safe_ancestors(path):
+            return False
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            return False  # someone else's folder: never run what is in it
+        if info.st_mode & 0o022:  # others could have planted a profile: take the folder back, empty it
+            os.chmod(path, 0o700)
+            for entry in path.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            return not any(path.iterdir())
+    except OSError:
+        return False
+    return True
+
+
+def cache_root() -> Path:
+    """Where template profiles are kept: a folder only this user can write, made if need be.
+
+    $ENVELOPE_XL_CACHE, else the user's cache folder, else the temporary folder.
+    """
+    candidates = _cache_candidates()
+    for folder in candidates:
+        if _private_folder(folder):
+            return folder
+    raise LibreOfficeError(
+        f"no private folder for LibreOffice's profile: {candidates[0]} and the temporary folder cannot be made "
+        "writable by you alone; set ENVELOPE_XL_CACHE to a folder only you can write"
+    )
 
 
 def unopkg() -> Path | None:
@@ -90,14 +152,6 @@ def template_profile(timeout: float = headless.DEFAULT_TIMEOUT_S) -> Path:
     found = _current(root, soffice)
     if found is not None:
         return found
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError:  # e.g. a read-only home in a container: cache in the temporary folder instead
-        root = Path(tempfile.gettempdir()) / f"envelope-xl-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-        root.mkdir(parents=True, exist_ok=True)
-        found = _current(root, soffice)
-        if found is not None:
-            return found
     with tempfile.TemporaryDirectory(prefix="building-", dir=root) as scratch:
         stamps = {"files": _stamp(extension.sources()), "soffice": _stamp([soffice.resolve()])}
         oxt = extension.build(Path(scratch) / "envelope-xl.oxt")

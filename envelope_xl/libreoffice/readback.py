@@ -1,112 +1,81 @@
 """Read the computed value of every formula cell from an `.xlsx` LibreOffice wrote.
 
-Which cells count is decided by the original workbook (`formula_cells`): LibreOffice
+Which cells count is decided by the original workbook (its `Inventory`): LibreOffice
 also writes TRUE and FALSE constants as formulas (`TRUE()`), which are not ours to fill.
 
-Only LibreOffice's own output is read here (the user's file is read by the recalc
-command's safety checks and patched by its write-back), and LibreOffice writes one
-regular form: `<c r="B2" t="..."><f>...</f><v>...</v></c>`, every formula spelled out
-(no shared formulas), array results as a master cell with `<f t="array" ref="B2:C5">`
-and plain value cells for the rest of the range. A regular expression over that form
-reads 50,000 cells in a fraction of the time a general XML parser takes.
+Sheets are matched by their place in the workbook, never by name: LibreOffice cuts
+names longer than 31 characters and renames others (`[]:?'`, names that differ only
+in case), and keeps every sheet in its order. LibreOffice's output is read by the same
+streaming reader as the user's files (`sheetxml`), so strings come back unescaped
+(`_xHHHH_`) and a cell is found wherever the XML puts it.
 """
 
 from __future__ import annotations
 
-import html
-import re
 import zipfile
 from pathlib import Path
 
-from envelope_xl.recalc.engine import CellError, CellValue, Results
-from envelope_xl.recalc.formula import cell_name, column_index
+from envelope_xl.libreoffice.headless import LibreOfficeError
+from envelope_xl.recalc.engine import CellError, Results
+from envelope_xl.recalc.formula import cell_name
 from envelope_xl.recalc.package import read_package, shared_strings
-
-# A formula cell: reference, attributes, formula attributes, value.
-_FORMULA_CELL = re.compile(r'<c r="([A-Z]+\d+)"([^>]*)><f\b([^>]*?)(?:/>|>[^<]*</f>)(?:<v>([^<]*)</v>)?')
-# Any cell, for the value cells of an array result.
-_CELL = re.compile(r'<c r="([A-Z]+\d+)"([^>]*?)(?:/>|>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?(?:<v>([^<]*)</v>)?)')
-_TYPE = re.compile(r'\bt="(\w+)"')
-_ARRAY = re.compile(r"""\bt=(["'])array\1""")
-_REF = re.compile(r"""\bref=(["'])(?P<c1>[A-Z]+)(?P<r1>\d+):(?P<c2>[A-Z]+)(?P<r2>\d+)\1""")
+from envelope_xl.recalc.safety import DEFAULT_LIMITS, Inventory, Limits, formula_inventory
+from envelope_xl.recalc.sheetxml import CACHED, Budget, read_sheet
 
 
-# In any producer's XML: a cell's start tag (any attribute order, any prefix) followed by
-# its first child when that is a formula (the schema puts <f> first).
-_ANY_FORMULA_CELL = re.compile(r"<(?:\w+:)?c\b([^>]*?)(?<!/)>\s*<(?:\w+:)?f\b([^>]*)")
-_R = re.compile(r"""\br=(["'])\$?([A-Za-z]+)\$?(\d+)\1""")  # either quote, as XML allows
-
-
-def formula_cells(path: str | Path) -> set[tuple[str, str]]:
-    """(sheet, "B2") of every formula cell of a workbook, and of every cell of an array formula's range."""
-    found: set[tuple[str, str]] = set()
-    with zipfile.ZipFile(path) as archive:
-        for sheet in read_package(archive).sheets:
-            xml = archive.read(sheet.part).decode("utf-8")
-            for attributes, formula_attributes in _ANY_FORMULA_CELL.findall(xml):
-                ref = _R.search(attributes)
-                if ref is None:
-                    continue
-                found.add((sheet.name, f"{ref.group(2).upper()}{ref.group(3)}"))
-                if _ARRAY.search(formula_attributes):
-                    found.update((sheet.name, cell) for cell in _array_cells(formula_attributes))
-    return found
-
-
-class _SharedStrings:
-    """The shared string table, read only if a formula result refers to it."""
+class _SharedStrings(list):
+    """The shared string table, read only if a cell refers to it."""
 
     def __init__(self, archive: zipfile.ZipFile, part: str | None) -> None:
-        self.archive, self.part = archive, part
-        self.strings: list[str] | None = None
+        super().__init__()
+        self.archive, self.part, self.loaded = archive, part, False
 
-    def __getitem__(self, index: int) -> str:
-        if self.strings is None:
-            self.strings = shared_strings(self.archive, self.part)
-        return self.strings[index]
+    def _load(self) -> None:
+        if not self.loaded:
+            self.loaded = True
+            self.extend(shared_strings(self.archive, self.part))
 
+    def __len__(self) -> int:
+        self._load()
+        return super().__len__()
 
-def _value(kind: str, raw: str, shared: _SharedStrings) -> CellValue:
-    text = html.unescape(raw) if "&" in raw else raw
-    if kind == "e":
-        return CellError(text)
-    if kind == "b":
-        return text.strip() in ("1", "true")
-    if kind in ("str", "inlineStr"):
-        return text
-    if kind == "s":
-        return shared[int(text)]
-    return float(text) if text else ""
+    def __getitem__(self, index):
+        self._load()
+        return super().__getitem__(index)
 
 
-def _array_cells(formula_attributes: str) -> list[str]:
-    """The cells of an array formula's result range, from its `<f t="array" ref=...>` attributes."""
-    area = _REF.search(formula_attributes)
-    if not area:
-        return []
-    c1, r1, c2, r2 = area.group("c1", "r1", "c2", "r2")
-    columns = range(column_index(c1), column_index(c2) + 1)
-    return [cell_name(r, c) for r in range(int(r1), int(r2) + 1) for c in columns]
+def read_back(path: str | Path, original: Inventory, limits: Limits = DEFAULT_LIMITS) -> Results:
+    """(sheet, "B2") -> value, for every formula cell of `original`, from LibreOffice's output at `path`.
 
-
-def formula_values(path: str | Path) -> Results:
-    """(sheet, "B2") -> value for every formula cell and every cell of an array result."""
+    Sheets are named as in the original; a cell LibreOffice wrote no value for is left
+    out (the recalc command reports it as an error cell).
+    """
     results: Results = {}
     with zipfile.ZipFile(path) as archive:
-        package = read_package(archive)
-        shared = _SharedStrings(archive, package.shared_strings_part)
-        for part in package.sheets:
-            sheet = part.name
-            xml = archive.read(part.part).decode("utf-8")
-            array_cells: set[str] = set()
-            for ref, attributes, formula_attributes, raw in _FORMULA_CELL.findall(xml):
-                kind = _TYPE.search(attributes)
-                results[(sheet, ref)] = _value(kind.group(1) if kind else "n", raw, shared)
-                if _ARRAY.search(formula_attributes):
-                    array_cells.update(_array_cells(formula_attributes))
-            if array_cells:
-                for ref, attributes, raw in _CELL.findall(xml):
-                    if ref in array_cells and (sheet, ref) not in results:
-                        kind = _TYPE.search(attributes)
-                        results[(sheet, ref)] = _value(kind.group(1) if kind else "n", raw, shared)
+        computed = read_package(archive)
+        if computed.sheet_count != original.package.sheet_count:
+            raise LibreOfficeError(
+                f"LibreOffice wrote {computed.sheet_count} sheets for the workbook's {original.package.sheet_count}: "
+                "its results cannot be matched to the sheets"
+            )
+        by_place = {sheet.index: sheet for sheet in computed.sheets}
+        strings = _SharedStrings(archive, computed.shared_strings_part)
+        budget = Budget(limits.max_cells)
+        for sheet in original.sheets:
+            if not sheet.formula_cells:
+                continue
+            part = by_place.get(sheet.index)
+            if part is None:
+                continue
+            with archive.open(part.part) as source:
+                values = read_sheet(source, part, CACHED, limits, budget, strings, computed.date1904, CellError).values
+            for cell in sheet.formula_cells:
+                value = values.get(cell)
+                if value is not None:
+                    results[(sheet.name, cell_name(*cell))] = value
     return results
+
+
+def formula_values(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Results:
+    """(sheet, "B2") -> value for every formula cell (and cell of an array result) of a computed workbook."""
+    return read_back(path, formula_inventory(Path(path), limits), limits)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import click
 
 from envelope_xl.cli import fail
 from envelope_xl.recalc.engines import ENGINE_NAMES, EngineUnavailableError, resolve
+from envelope_xl.recalc.runner import STOP_SIGNALS, Interrupted
 from envelope_xl.recalc.safety import MB, Limits
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -64,6 +67,35 @@ def plan_outputs(sources: list[Path], output: Path | None, out_dir: Path | None)
             raise _UsageError(f"{seen[target]} and {source} would both be written to {target}")
         seen[target] = source
     return outputs
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP raise Interrupted, so the run stops its workers and cleans up."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _make_folders(outputs: list[Path]) -> list[Path]:
+    """Create the folders the outputs go in; the ones made here, outermost first."""
+    made: list[Path] = []
+    for folder in dict.fromkeys(output.parent for output in outputs):
+        missing = [p for p in (folder, *folder.parents) if not p.exists()]
+        for path in reversed(missing):
+            try:
+                path.mkdir()
+                made.append(path)
+            except FileExistsError:
+                pass
+    return made
 
 
 def _progress_reporter(total: int):
@@ -121,9 +153,11 @@ def recalc(inputs, output, out_dir, engine, jobs, report, force, allow_errors, t
 
     Each output is its input with the cached values filled in: every other part
     (formatting, charts, names, comments, VBA) is kept byte for byte, and Excel is
-    asked to recalculate on open. Inputs are never modified. Exit status: 0 all good,
-    1 some formula cells are errors (see --allow-errors), 2 bad usage or a file that
-    cannot be read or is refused as unsafe.
+    asked to recalculate on open. Inputs are never modified. Exit status: 0 every
+    formula cell computed and written, 1 some formula cells are errors (see
+    --allow-errors), 2 bad usage or a file that cannot be read or is refused as unsafe,
+    128 + the signal's number when stopped by a signal (130 Ctrl-C, 143 SIGTERM,
+    129 SIGHUP): then nothing this run wrote is left.
     """
     from rich.console import Console
 
@@ -142,11 +176,22 @@ def recalc(inputs, output, out_dir, engine, jobs, report, force, allow_errors, t
                     max_cells=max_cells)
     work = [Job(s, o, engine, force, limits) for s, o in zip(sources, outputs, strict=True)]
     progress, on_done = _progress_reporter(len(work))
-    if progress is not None:
-        with progress:
-            results = run_jobs(work, jobs, on_done)
-    else:
-        results = run_jobs(work, jobs, on_done)
+    folders: list[Path] = []
+    try:
+        with _stopped_by_signals():
+            folders = _make_folders(outputs)
+            if progress is not None:
+                with progress:
+                    results = run_jobs(work, jobs, on_done)
+            else:
+                results = run_jobs(work, jobs, on_done)
+    except Interrupted as stop:
+        for folder in reversed(folders):  # the folders this run made, if nothing else is in them now
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        click.echo(f"recalc {stop}: every file it was computing was stopped and nothing it wrote is left",
+                   err=True)
+        sys.exit(128 + stop.signum)
     status = exit_status(results, allow_errors)
     print_summary(results, Console(highlight=False, soft_wrap=True))
     if report is not None:

@@ -37,11 +37,15 @@ class Engine(Protocol):
 
     #: "python" or "libreoffice", as `--engine` names it.
     name: str
+    #: What the checks should keep for this engine (`sheetxml.SCAN` or `INPUTS`), so it
+    #: need not read the file again.
+    keep: str
 
-    def compute(self, path: Path) -> Results:
+    def compute(self, path: Path, inventory=None) -> Results:
         """Evaluate every formula cell of the workbook at `path` (never modified).
 
         Cells of an array result (a `..._BREAKDOWN` spill or array formula) are all
-        reported, each under its own reference.
+        reported, each under its own reference. `inventory` is what `safety.check_package`
+        found in this file, if the caller has it.
         """
         ...

@@ -37,7 +37,7 @@ def select(name: str, limits: Limits = DEFAULT_LIMITS) -> Engine:
     if resolve(name) == "libreoffice":
         from envelope_xl.libreoffice.engine import LibreOfficeEngine
 
-        return LibreOfficeEngine(timeout=limits.timeout)
+        return LibreOfficeEngine(timeout=limits.timeout, limits=limits)
     from envelope_xl.recalc.python_engine import PythonEngine
 
     return PythonEngine(limits)

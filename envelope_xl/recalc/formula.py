@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_ROW, MAX_COL = 1_048_576, 16_384
 
@@ -38,11 +39,11 @@ _TOKEN = re.compile(
 )
 
 _EXPONENT = re.compile(r"[eE](\d)")
+_DIGITS = re.compile(r"\d+")
 _CELL_PARTS = re.compile(r"(\$?)([A-Za-z]{1,3})(\$?)(\d+)")
 
 
-@dataclass(frozen=True)
-class Area:
+class Area(NamedTuple):
     """A rectangle of cells: rows and columns 1-based, inclusive; `sheet` None = the formula's sheet."""
 
     sheet: str | None
@@ -80,6 +81,7 @@ class Template:
     refs: tuple[Reference, ...]
     calls: tuple[str, ...]  # function names called, as written
     unsupported: str = ""  # why the formula cannot be evaluated, if it cannot
+    rows_at: tuple[tuple[int, ...], ...] = ()  # per reference: where its row numbers start in the formula
 
 
 def placeholder(i: int) -> str:
@@ -165,8 +167,10 @@ def template(formula: str, names: Callable[[str | None, str], bool], rename: Cal
     it as missing (its default applies) rather than as the 0 a built-in would get.
     """
     body = formula[1:] if formula.startswith("=") else formula
+    shift = len(formula) - len(body)
     out: list[str] = ["="]
     refs: list[Reference] = []
+    rows_at: list[tuple[int, ...]] = []
     calls: list[str] = []
     unsupported = ""
     frames: list[list[bool]] = []  # per open bracket: [renamed call?, waiting for an argument?, comma seen?]
@@ -178,6 +182,7 @@ def template(formula: str, names: Callable[[str | None, str], bool], rename: Cal
             frame = frames[-1] if frames else None
             if frame and frame[0] and frame[1] and (text == "," or (text == ")" and frame[2])):
                 refs.append(Omitted())
+                rows_at.append(())
                 out.append(placeholder(len(refs) - 1))
             if text in "({":
                 if frame:
@@ -205,6 +210,8 @@ def template(formula: str, names: Callable[[str | None, str], bool], rename: Cal
         elif m.group("area") is not None:
             sheet = m.group("sheet")
             refs.append(Area(unquote_sheet(sheet) if sheet else None, *parse_area(m.group("area"))))
+            at = shift + m.start("area")
+            rows_at.append(tuple(at + d.start() for d in _DIGITS.finditer(m.group("area"))))
             out.append(placeholder(len(refs) - 1))
         elif m.group("name") is not None:
             sheet = m.group("name_sheet")
@@ -215,6 +222,7 @@ def template(formula: str, names: Callable[[str | None, str], bool], rename: Cal
                 out.append(m.group())
             elif names(sheet, name):
                 refs.append(Name(sheet, name))
+                rows_at.append(())
                 out.append(placeholder(len(refs) - 1))
             else:
                 out.append(m.group())
@@ -225,4 +233,4 @@ def template(formula: str, names: Callable[[str | None, str], bool], rename: Cal
             out.append(m.group())
         else:
             out.append(m.group())
-    return Template("".join(out), tuple(refs), tuple(calls), unsupported)
+    return Template("".join(out), tuple(refs), tuple(calls), unsupported, tuple(rows_at))

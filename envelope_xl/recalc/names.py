@@ -18,6 +18,8 @@ in any letter case:
   any namespace is accepted.
 - `XLWINGS.TRAIN_MEM(...)`: a namespaced call as Excel displays it, as a file generator
   may write it.
+- `ORG.ENVELOPEXL.ENVELOPEADDIN.TRAINMEM(...)`: what LibreOffice saves for a call of
+  the envelope-xl Calc extension (the add-in's programmatic name).
 
 This module only deals in names, so the LibreOffice engine uses it too, to rename
 calls in a temporary copy before LibreOffice reads it.
@@ -28,11 +30,14 @@ from __future__ import annotations
 import re
 
 from envelope_xl.catalog import CATALOG
+from envelope_xl.libreoffice.addin import IMPLEMENTATION_NAME, camel
 from envelope_xl.recalc import formula
 
 #: Upper-case catalog names, longest first so `X_BREAKDOWN` wins over `X` as a suffix.
 _NAMES = sorted((name.upper() for name in CATALOG), key=len, reverse=True)
 _BY_UPPER = {name.upper(): name for name in CATALOG}
+#: LibreOffice's stored name of each add-in function (as `extension.programmatic_name` makes it).
+_PROGRAMMATIC = {f"{IMPLEMENTATION_NAME}.{camel(name)}".upper(): name for name in CATALOG}
 
 _ADDIN = re.compile(r"\[\d+\]!(?P<name>.+)")
 _OFFICE_JS = re.compile(r"_xldudf_(?P<rest>\w+)", re.IGNORECASE)
@@ -46,14 +51,16 @@ def catalog_name(call: str) -> str | None:
     ('TRAIN_MEM', 'TRAIN_MEM')
     >>> catalog_name("_xldudf_TRAIN_MEM"), catalog_name("_xldudf_XLWINGS_TRAIN_MEM_BREAKDOWN")
     ('TRAIN_MEM', 'TRAIN_MEM_BREAKDOWN')
-    >>> catalog_name("XLWINGS.KV_CACHE")
-    'KV_CACHE'
+    >>> catalog_name("XLWINGS.KV_CACHE"), catalog_name("org.envelopexl.EnvelopeAddIn.trainMemBreakdown")
+    ('KV_CACHE', 'TRAIN_MEM_BREAKDOWN')
     >>> catalog_name("SUM") is None, catalog_name("_xlfn.XLOOKUP") is None
     (True, True)
     """
     upper = call.strip().upper()
     if upper in _BY_UPPER:
         return _BY_UPPER[upper]
+    if upper in _PROGRAMMATIC:
+        return _PROGRAMMATIC[upper]
     m = _ADDIN.fullmatch(call.strip())
     if m:
         return catalog_name(m.group("name"))

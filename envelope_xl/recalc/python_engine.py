@@ -1,13 +1,21 @@
-"""The pure-Python engine: the `formulas` library evaluates, shape by shape.
+"""The pure-Python engine: `formulas` parses and computes, shape by shape.
 
 `formulas.ExcelModel` builds one dispatcher node per cell, which costs about 1.6 ms
-and 60 KB per formula cell. This engine hands `formulas` only what it is good at:
-each distinct formula *shape* (the text with its references replaced by placeholders,
-see `formula.template`) is parsed and compiled once, and every cell of that shape is
-evaluated by calling the compiled function with that cell's own inputs. Cells are
-visited in dependency order, so each input is final when it is read. Every formula
-cell is still computed by `formulas`' own implementation of each spreadsheet function,
-with the catalog's functions registered alongside them.
+and 60 KB per formula cell, and even one compiled formula called per cell spends
+about 270 microseconds in the dispatcher for a few microseconds of arithmetic. This
+engine uses `formulas` for what it is good at, its parser and its implementation of
+every spreadsheet function and operator, and does the rest itself:
+
+- each distinct formula *shape* (the text with its references replaced by
+  placeholders, see `formula.template`) is parsed once by `formulas`; rows that
+  differ only in their row numbers are recognised without parsing again;
+- the parsed expression is turned into nested Python calls of the very functions
+  `formulas` would call (`_Compiler`), with no dispatcher in between;
+- a reference is handed to a function as the value `formulas` would give it, or as
+  a `Ranges` object where the function needs the reference itself (`A1:B2`, ROW).
+
+Cells are visited in dependency order, so each input is final when it is read. The
+catalog's functions are registered alongside the library's own.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,15 +31,16 @@ from typing import Any
 import numpy as np
 import schedula as sh
 from formulas.cell import CELL
-from formulas.functions import Array
+from formulas.functions import Array, wrap_ranges_func
 from formulas.ranges import Ranges
 from formulas.tokens.operand import XlError, range2parts
 
 from envelope_xl.recalc import functions, names
 from envelope_xl.recalc.engine import CellError, CellValue, Results
 from envelope_xl.recalc.formula import Area, Name, Omitted, Template, cell_name, parse_area, template
-from envelope_xl.recalc.safety import DEFAULT_LIMITS, Limits
-from envelope_xl.recalc.workbook import Book, Cell, Sheet, read_book
+from envelope_xl.recalc.safety import DEFAULT_LIMITS, Inventory, Limits
+from envelope_xl.recalc.sheetxml import INPUTS
+from envelope_xl.recalc.workbook import Book, Cell, Sheet, book_from, read_book
 
 #: Why each error value usually appears, for errors that carry no reason of their own.
 ERROR_MEANINGS = {
@@ -43,8 +53,15 @@ ERROR_MEANINGS = {
     "#VALUE!": "an argument of the wrong type",
 }
 
-#: Reference-returning functions `formulas` only supports inside its own ExcelModel.
-NOT_SUPPORTED = frozenset({"OFFSET", "INDIRECT"})
+#: Functions `formulas` only supports inside its own ExcelModel (references made at run
+#: time, or a look at the model itself).
+NOT_SUPPORTED = frozenset({"OFFSET", "INDIRECT", "ISFORMULA", "_XLFN.ISFORMULA", "FORMULATEXT", "_XLFN.FORMULATEXT"})
+
+#: Why an Excel data table (What-If Analysis) is an error cell with every engine.
+DATA_TABLE_REASON = (
+    "an Excel data table (What-If Analysis, range {}) is not recalculated by envelope-xl: "
+    "neither engine computes data tables; Excel fills it when the file is opened"
+)
 
 Key = tuple[int, int, int]  # (sheet index, row, column)
 
@@ -53,20 +70,180 @@ class PythonEngine:
     """Evaluates workbooks with `formulas`; works right after `pip install`."""
 
     name = "python"
+    keep = INPUTS
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
 
-    def compute(self, path: Path) -> Results:
-        """Every formula cell of the workbook at `path`, computed."""
-        return Evaluation(read_book(Path(path), self.limits)).run()
+    def compute(self, path: Path, inventory: Inventory | None = None) -> Results:
+        """Every formula cell of the workbook at `path`, computed (from `inventory` if it holds the inputs)."""
+        if inventory is not None and inventory.inputs:
+            book = book_from(Path(path), inventory)
+        else:
+            book = read_book(Path(path), self.limits)
+        return Evaluation(book).run()
+
+
+class _FailureError(Exception):
+    """A formula shape that cannot be evaluated; every cell of that shape gets this error."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+#: How a reference is handed to the function that reads it: the cell's value itself (catalog
+#: functions), the array of values `formulas` would extract, or the `Ranges` object.
+SCALAR, GRID, RANGES = range(3)
 
 
 @dataclass
 class _Compiled:
-    function: Any  # formulas' compiled formula, or None when `failure` is set
-    order: tuple[int, ...]  # placeholder index of each input, in the function's input order
+    function: Callable[[list[Any]], Any] | None  # takes the inputs, one per placeholder, in order
+    modes: tuple[int, ...]  # per placeholder: SCALAR, GRID or RANGES
     failure: CellError | None = None
+
+
+# --- references of a formula shape ------------------------------------------------------------
+_DIGITS = re.compile(r"\d+")
+_FIXED, _CELL_REF, _RANGE = range(3)
+
+
+class _Variant:
+    """A formula shape with its constants fixed: everything but the row numbers of its references."""
+
+    __slots__ = ("builders", "calls", "text", "unsupported")
+
+    def __init__(self, tpl: Template, runs: dict[int, int]) -> None:
+        self.text, self.calls, self.unsupported = tpl.text, tpl.calls, tpl.unsupported
+        builders: list[tuple] = []
+        for ref, rows_at in zip(tpl.refs, tpl.rows_at, strict=True):
+            if not isinstance(ref, Area) or not rows_at:
+                builders.append((_FIXED, ref))
+            elif len(rows_at) == 1:
+                builders.append((_CELL_REF, ref.sheet, ref.col1, runs[rows_at[0]]))
+            else:
+                builders.append((_RANGE, ref.sheet, ref.col1, ref.col2, runs[rows_at[0]], runs[rows_at[1]]))
+        self.builders = tuple(builders)
+
+    def refs(self, digits: list[str]) -> tuple:
+        out = []
+        for b in self.builders:
+            kind = b[0]
+            if kind == _CELL_REF:
+                r = int(digits[b[3]])
+                out.append(Area(b[1], r, b[2], r, b[2]))
+            elif kind == _RANGE:
+                r1, r2 = int(digits[b[4]]), int(digits[b[5]])
+                out.append(Area(b[1], min(r1, r2), b[2], max(r1, r2), b[3]))
+            else:
+                out.append(b[1])
+        return tuple(out)
+
+
+class _Shape:
+    """Formulas that read the same once their digits are blanked out (one sweep column)."""
+
+    __slots__ = ("constant_runs", "variants")
+
+    def __init__(self, constant_runs: tuple[int, ...]) -> None:
+        self.constant_runs = constant_runs  # digit runs that are not row numbers: numbers, names, sheet names
+        self.variants: dict[tuple[str, ...], _Variant] = {}
+
+
+# --- compiling a shape into plain calls -----------------------------------------------------------
+_VALUE_WRAPPER = wrap_ranges_func(lambda: None).__code__  # functions that reduce a Ranges to its value first
+_PLACEHOLDER = re.compile(r"_R(\d+)")
+
+
+class _NoValueError(Exception):
+    """A function gave no value (formulas' sh.NONE): the cell is an error, as with the dispatcher."""
+
+
+def _takes_values(function: Any) -> bool:
+    return getattr(function, "__code__", None) is _VALUE_WRAPPER
+
+
+def _direct_call(direct: Callable[..., Any], root: bool) -> Callable[..., Any]:
+    """A catalog function called as `formulas.functions.wrap_func` would call it (a reference read
+    as its value, a failure as #VALUE!), its result an array unless it is the formula's own value."""
+
+    def call(*args: Any) -> Any:
+        try:
+            result = direct(*[a.value if isinstance(a, Ranges) else a for a in args])
+        except Exception:
+            result = functions.error("#VALUE!", f"{direct.__name__}: evaluation failed")
+        return result if root and not isinstance(result, list) else functions.as_array(result)
+
+    return call
+
+
+class _Compiler:
+    """Nested Python calls equivalent to `formulas`' compiled dispatcher for one formula."""
+
+    def __init__(self, builder, cell_ranges: Ranges | None) -> None:
+        self.dsp = builder.dsp
+        self.cell_ranges = cell_ranges
+        self.modes: dict[int, int] = {}
+        root = builder.get_node_id(builder[-1])
+        self.function = self.node(root, SCALAR, root=True)
+
+    def node(self, data_id: Any, mode: int, root: bool = False) -> Callable[[list[Any]], Any]:
+        dsp = self.dsp
+        if data_id is CELL:
+            if self.cell_ranges is None:
+                raise _FailureError("#NAME?", "ROW()/COLUMN() without a cell")
+            value = self.cell_ranges
+            return lambda args: value
+        producers = dsp.dmap.pred[data_id]
+        if not producers:
+            if data_id in dsp.default_values:
+                value = dsp.default_values[data_id]["value"]
+                return lambda args: value
+            if isinstance(data_id, sh.Token):
+                raise _FailureError("#NAME?", f"{data_id} is not supported by the python engine; "
+                                    "use --engine libreoffice")
+            name = str(data_id).rsplit("!", 1)[-1]
+            m = _PLACEHOLDER.fullmatch(name)
+            if m is None:  # an identifier that is neither a reference nor a defined name
+                raise _FailureError("#NAME?", f"unknown name {name}")
+            index = int(m.group(1))
+            self.modes[index] = mode
+            return lambda args: args[index]
+        (function_id,) = producers
+        node = dsp.nodes[function_id]
+        function, inputs = node["function"], node["inputs"]
+        direct = getattr(function, "direct", None)
+        if direct is not None:  # a catalog function: its own body, with what the library's wrappers do
+            function, mode = _direct_call(direct, root), SCALAR
+        else:
+            mode = GRID if _takes_values(function) else RANGES
+        parts = [self.node(i, mode) for i in inputs]
+        if len(parts) == 1:
+            (a,) = parts
+
+            def call(args):
+                result = function(a(args))
+                if result is sh.NONE:
+                    raise _NoValueError
+                return result
+        elif len(parts) == 2:
+            a, b = parts
+
+            def call(args):
+                result = function(a(args), b(args))
+                if result is sh.NONE:
+                    raise _NoValueError
+                return result
+        else:
+
+            def call(args):
+                result = function(*[part(args) for part in parts])
+                if result is sh.NONE:
+                    raise _NoValueError
+                return result
+
+        return call
 
 
 class Evaluation:
@@ -91,11 +268,13 @@ class Evaluation:
         }
         self.values: list[dict[Cell, Any]] = [dict(s.values) for s in self.sheets]
         self.templates: dict[Key, Template] = {}
+        self.shapes: dict[tuple[int, str], _Shape] = {}
         self.compiled: dict[Any, _Compiled] = {}
         self.owner: dict[Key, Key] = {}  # cell of an array formula's range -> its anchor
-        self.area_cache: dict[tuple[int, Area], Ranges] = {}
+        self.area_cache: dict[tuple[int, Area], tuple[Ranges | None, np.ndarray]] = {}
         self.name_values: dict[tuple[int | None, str], Any] = {}
-        self.results: Results = {}
+        self.resolved_names: dict[tuple[int, Name], Any] = {}
+        self.results: dict[Key, CellValue] = {}
         self._index_formula_cells()
 
     # --- structure -------------------------------------------------------------------
@@ -103,6 +282,7 @@ class Evaluation:
     def _index_formula_cells(self) -> None:
         """Where formula cells are, so a range finds the ones it covers quickly."""
         self.columns: list[dict[int, list[int]]] = []
+        self.formula_cells: list[set[Cell]] = []  # per sheet: formula cells and array formula ranges
         for i, sheet in enumerate(self.sheets):
             by_col: dict[int, list[int]] = defaultdict(list)
             for (row, col) in sheet.formulas:
@@ -114,7 +294,14 @@ class Evaluation:
                             self.owner[(i, row, col)] = (i, *anchor)
                             self.values[i].pop((row, col), None)
                             by_col[col].append(row)
+            for anchor, area in sheet.data_tables.items():
+                err = functions.error("#N/A", DATA_TABLE_REASON.format(
+                    f"{cell_name(*anchor)}:{cell_name(area.row2, area.col2)}"))
+                for row in range(area.row1, area.row2 + 1):
+                    for col in range(area.col1, area.col2 + 1):
+                        self._store(i, row, col, err)
             self.columns.append({c: sorted(set(rows)) for c, rows in by_col.items()})
+            self.formula_cells.append({(r, c) for c, rows in by_col.items() for r in rows})
 
     def _is_name(self, sheet: int):
         def known(scope_sheet: str | None, name: str) -> bool:
@@ -130,8 +317,26 @@ class Evaluation:
         tpl = self.templates.get(key)
         if tpl is None:
             i, row, col = key
-            tpl = template(self.sheets[i].formulas[(row, col)], self._is_name(i), names.catalog_name)
-            self.templates[key] = tpl
+            tpl = self.templates[key] = self._shape_template(i, self.sheets[i].formulas[(row, col)])
+        return tpl
+
+    def _shape_template(self, sheet: int, text: str) -> Template:
+        """The template of a formula, parsing only the first formula of each shape and constants."""
+        shape_key = (sheet, _DIGITS.sub("#", text))
+        shape = self.shapes.get(shape_key)
+        digits = _DIGITS.findall(text)
+        if shape is not None:
+            variant = shape.variants.get(tuple(digits[k] for k in shape.constant_runs))
+            if variant is not None:
+                return Template(variant.text, variant.refs(digits), variant.calls, variant.unsupported)
+        tpl = template(text, self._is_name(sheet), names.catalog_name)
+        runs = {m.start(): k for k, m in enumerate(_DIGITS.finditer(text))}
+        row_runs = {runs[at] for rows_at in tpl.rows_at for at in rows_at}
+        if shape is None:
+            shape = self.shapes[shape_key] = _Shape(tuple(k for k in range(len(digits)) if k not in row_runs))
+        elif set(shape.constant_runs) | row_runs != set(range(len(digits))):
+            return tpl  # read differently from its shape's first formula: no shortcut for it
+        shape.variants[tuple(digits[k] for k in shape.constant_runs)] = _Variant(tpl, runs)
         return tpl
 
     def _resolve(self, sheet: int, ref: Area | Name) -> Any:
@@ -141,7 +346,10 @@ class Evaluation:
                 return sheet, ref
             idx = self.sheet_index.get(ref.sheet.casefold())
             return None if idx is None else (idx, ref)
-        return self._name(sheet, ref)
+        found = self.resolved_names.get((sheet, ref))
+        if found is None:
+            found = self.resolved_names[(sheet, ref)] = self._name(sheet, ref)
+        return found
 
     def _name(self, sheet: int, ref: Name) -> Any:
         scope = sheet if ref.sheet is None else self.sheet_index.get(ref.sheet.casefold())
@@ -161,14 +369,20 @@ class Evaluation:
         self.name_values[key] = value
         return value
 
-    def _dependencies(self, key: Key):
+    def _dependencies(self, key: Key) -> list[Key]:
         owner = self.owner.get(key)
         if owner is not None:
-            yield owner
-            return
+            return [owner]
         i = key[0]
+        found: list[Key] = []
+        formula_cells = self.formula_cells[i]
         for ref in self._template(key).refs:
-            yield from self._ref_dependencies(i, ref)
+            if type(ref) is Area and ref.sheet is None and ref.row1 == ref.row2 and ref.col1 == ref.col2:
+                if (ref.row1, ref.col1) in formula_cells:  # the common case: one cell of the same sheet
+                    found.append((i, ref.row1, ref.col1))
+            else:
+                found.extend(self._ref_dependencies(i, ref))
+        return found
 
     def _ref_dependencies(self, sheet: int, ref, names_seen: frozenset = frozenset()):
         if isinstance(ref, Omitted):
@@ -185,8 +399,11 @@ class Evaluation:
         idx, area = target
         columns = self.columns[idx]
         if area.col1 == area.col2 and area.row1 == area.row2:
-            if area.row1 in _rows_in(columns.get(area.col1), area.row1, area.row2):
-                yield (idx, area.row1, area.col1)
+            rows = columns.get(area.col1)
+            if rows:
+                at = bisect.bisect_left(rows, area.row1)
+                if at < len(rows) and rows[at] == area.row1:
+                    yield (idx, area.row1, area.col1)
             return
         for col in columns if len(columns) < area.col2 - area.col1 + 1 else range(area.col1, area.col2 + 1):
             if area.col1 <= col <= area.col2 and col in columns:
@@ -204,14 +421,14 @@ class Evaluation:
                 if start in state:
                     continue
                 state[start] = 1
-                stack = [(start, self._dependencies(start))]
+                stack = [(start, iter(self._dependencies(start)))]
                 while stack:
                     key, deps = stack[-1]
                     for dep in deps:
                         seen = state.get(dep)
                         if seen is None:
                             state[dep] = 1
-                            stack.append((dep, self._dependencies(dep)))
+                            stack.append((dep, iter(self._dependencies(dep))))
                             break
                         if seen == 1:
                             self._circular(dep, [k for k, _ in stack])
@@ -220,7 +437,8 @@ class Evaluation:
                         if state[key] == 1:
                             self._evaluate(key)
                         state[key] = 2
-        return self.results
+        names_of = [s.name for s in self.sheets]
+        return {(names_of[i], cell_name(r, c)): value for (i, r, c), value in self.results.items()}
 
     def _circular(self, dep: Key, path: list[Key]) -> None:
         cycle = [*path[path.index(dep) :], dep]
@@ -230,15 +448,20 @@ class Evaluation:
             self._store(i, r, c, err)
 
     def _evaluate(self, key: Key) -> None:
-        i, row, col = key
-        if key in self.owner or (self.sheets[i].name, cell_name(row, col)) in self.results:
+        if key in self.owner or key in self.results:
             return  # filled by its array formula, or part of a circular reference
-        value = _Formula(self, i, self._template(key), f"{self.sheets[i].name}!{cell_name(row, col)}", (row, col))()
+        i, row, col = key
+        tpl = self._template(key)
+        compiled = self.compiled_for(i, tpl, (row, col))
+        if compiled.failure is not None:
+            value = functions.error(compiled.failure.code, compiled.failure.reason)
+        else:
+            value = self.call(i, tpl, compiled, f"{self.sheets[i].name}!{cell_name(row, col)}")
         area = self.sheets[i].arrays.get((row, col))
         if area is None:
             self._store(i, row, col, _top_left(value))
             return
-        grid = np.asarray(value, object)
+        grid = np.asarray(value.value if isinstance(value, Ranges) else value, object)
         if grid.ndim < 2:
             grid = grid.reshape(1, -1)
         for r in range(area.row1, area.row2 + 1):
@@ -252,15 +475,28 @@ class Evaluation:
                     cell = functions.error("#N/A", "outside the array the formula returned")
                 self._store(i, r, c, cell)
 
+    def call(self, sheet: int, tpl: Template, compiled: _Compiled, where: str) -> Any:
+        """The value of a compiled formula on `sheet` with the references of `tpl`."""
+        input_value = self.input_value
+        args = [input_value(sheet, ref, mode) for ref, mode in zip(tpl.refs, compiled.modes, strict=True)]
+        try:
+            result = compiled.function(args)
+        except Exception as exc:  # a library failure on one cell must not stop the workbook
+            return functions.error("#VALUE!", f"{where}: evaluation failed ({type(exc).__name__})")
+        return result.value if isinstance(result, Ranges) else result
+
     def _store(self, i: int, row: int, col: int, value: Any) -> None:
         value = _scalar(value)
         self.values[i][(row, col)] = value
-        self.results[(self.sheets[i].name, cell_name(row, col))] = _to_cell_value(value)
+        self.results[(i, row, col)] = _to_cell_value(value)
 
     # --- inputs ----------------------------------------------------------------------
 
     def compiled_for(self, sheet: int, tpl: Template, cell: Cell | None) -> _Compiled:
         """The compiled function of a formula shape (per cell only for ROW()/COLUMN()-like calls)."""
+        entry = self.compiled.get(tpl.text)
+        if entry is not None:
+            return entry
         uses_cell = any(c.upper() in self.cell_functions for c in tpl.calls)
         cache_key = (tpl.text, sheet, cell) if uses_cell else tpl.text
         entry = self.compiled.get(cache_key)
@@ -283,20 +519,25 @@ class Evaluation:
         context = {"sheet": self.sheets[sheet].name, "filename": "", "directory": ""}
         try:
             builder = self.parser.ast(tpl.text, context=context)[1]
-            inputs = {}
+            cell_ranges = None
             if cell is not None:
-                inputs[CELL] = Ranges().push(cell_name(*cell), context={"sheet": self.sheets[sheet].name})
-            function = builder.compile(context=context, **inputs)
+                cell_ranges = Ranges().push(cell_name(*cell), context={"sheet": self.sheets[sheet].name})
+            compiler = _Compiler(builder, cell_ranges)
+        except _FailureError as failure:
+            return _Compiled(None, (), CellError(failure.code, failure.reason))
         except Exception as exc:  # the library's parse errors have no common base class
             return _Compiled(None, (), CellError("#NAME?", f"formula not understood ({type(exc).__name__})"))
-        inputs = [k.rsplit("!", 1)[-1] for k in function.inputs]
-        undefined = sorted({k for k in inputs if not _PLACEHOLDER.fullmatch(k)})
-        if undefined:  # an identifier that is neither a reference nor a defined name
-            return _Compiled(None, (), CellError("#NAME?", f"unknown name {', '.join(undefined)}"))
-        return _Compiled(function, tuple(int(k[2:]) for k in inputs))
+        modes = tuple(compiler.modes.get(i, RANGES) for i in range(len(tpl.refs)))
+        return _Compiled(compiler.function, modes)
 
-    def input_value(self, sheet: int, ref: Area | Name | Omitted) -> Any:
-        """What a compiled formula receives for one reference."""
+    def input_value(self, sheet: int, ref: Area | Name | Omitted, mode: int = RANGES) -> Any:
+        """What a compiled formula receives for one reference (see SCALAR, GRID, RANGES)."""
+        if type(ref) is Area and ref.sheet is None and ref.row1 == ref.row2 and ref.col1 == ref.col2:
+            value = self.values[sheet].get((ref.row1, ref.col1), sh.EMPTY)
+            if mode == SCALAR:
+                return value
+            grid = np.array([[value]], object)
+            return _ranges(self.sheets[sheet], ref, grid) if mode == RANGES else grid
         if isinstance(ref, Omitted):
             return _OMITTED
         target = self._resolve(sheet, ref)
@@ -309,20 +550,28 @@ class Evaluation:
         idx, area = target
         if area.single:
             value = self.values[idx].get((area.row1, area.col1), sh.EMPTY)
-            return _ranges(self.sheets[idx], area, np.array([[value]], object))
+            if mode == SCALAR:
+                return value
+            grid = np.array([[value]], object)
+            return _ranges(self.sheets[idx], area, grid) if mode == RANGES else grid
         cached = self.area_cache.get(target)
         if cached is None:
-            cached = self._area_ranges(idx, area)
-            self.area_cache[target] = cached
-        return cached
+            cached = self.area_cache[target] = (None, self._area_grid(idx, area))
+        if mode != RANGES:
+            return cached[1]
+        if cached[0] is None:
+            cached = self.area_cache[target] = (_ranges(self.sheets[idx], self._trimmed(idx, area), cached[1]),
+                                                cached[1])
+        return cached[0]
 
-    def _area_ranges(self, idx: int, area: Area) -> Ranges:
-        sheet = self.sheets[idx]
+    def _trimmed(self, idx: int, area: Area) -> Area:
         # Whole rows and columns stop at the used part of the sheet.
-        trimmed = Area(
-            area.sheet, area.row1, area.col1, max(area.row1, min(area.row2, sheet.max_row)),
-            max(area.col1, min(area.col2, sheet.max_col)),
-        )
+        sheet = self.sheets[idx]
+        return Area(area.sheet, area.row1, area.col1, max(area.row1, min(area.row2, sheet.max_row)),
+                    max(area.col1, min(area.col2, sheet.max_col)))
+
+    def _area_grid(self, idx: int, area: Area) -> np.ndarray:
+        trimmed = self._trimmed(idx, area)
         grid = np.full((trimmed.row2 - trimmed.row1 + 1, trimmed.col2 - trimmed.col1 + 1), sh.EMPTY, object)
         values = self.values[idx]
         if grid.size > len(values):
@@ -335,13 +584,13 @@ class Evaluation:
                     v = values.get((r, c))
                     if v is not None:
                         grid[r - trimmed.row1, c - trimmed.col1] = v
-        return _ranges(sheet, trimmed, grid)
+        return grid
 
 
 class _Formula:
     """A formula (of a cell or a defined name) bound to the sheet it is evaluated on."""
 
-    def __init__(self, evaluation: Evaluation, sheet: int, tpl: Template, where: str, cell: Cell | None = None):
+    def __init__(self, evaluation: Evaluation, sheet: int, tpl: Template, where: str | None, cell: Cell | None = None):
         self.evaluation, self.sheet, self.template, self.where, self.cell = evaluation, sheet, tpl, where, cell
         self._value: Any = sh.NONE
 
@@ -356,17 +605,11 @@ class _Formula:
         compiled = ev.compiled_for(self.sheet, self.template, self.cell)
         if compiled.failure is not None:
             return functions.error(compiled.failure.code, compiled.failure.reason)
-        refs = self.template.refs
-        args = [ev.input_value(self.sheet, refs[i]) for i in compiled.order]
-        try:
-            return compiled.function(*args)
-        except Exception as exc:  # a library failure on one cell must not stop the workbook
-            return functions.error("#VALUE!", f"{self.where}: evaluation failed ({type(exc).__name__})")
+        return ev.call(self.sheet, self.template, compiled, self.where or "")
 
 
 #: What an omitted argument passes: an empty cell, which the catalog wrappers read as "use the default".
 _OMITTED = np.asarray([[sh.EMPTY]], object).view(Array)
-_PLACEHOLDER = re.compile(r"_R\d+")
 
 
 def _rows_in(rows: list[int] | None, low: int, high: int) -> list[int]:

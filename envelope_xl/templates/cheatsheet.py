@@ -10,6 +10,7 @@ from openpyxl.workbook import Workbook
 
 from envelope_xl.planning import default
 from envelope_xl.reference import OPTIMIZERS, PRECISIONS
+from envelope_xl.sources import readable
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
 from envelope_xl.templates.style import (
@@ -241,7 +242,7 @@ def _tables(s: PlanSheet) -> None:
     s.row += 1
     for i, name in enumerate(PRECISIONS):
         src = ref.FIRST_DATA_ROW + i
-        source = PRECISIONS.get("precision", name).source
+        source = readable(PRECISIONS.get("precision", name).source)
         ws.row_dimensions[s.row].height = style.rows_for((source, style.WIDTHS[style.WORDS]))
         ws.cell(s.row, style.LABEL, f"=Precisions!A{src}").alignment = style.TOP
         ws.cell(s.row, style.WORDS, f"=Precisions!E{src}").alignment = style.WRAP
@@ -255,7 +256,7 @@ def _tables(s: PlanSheet) -> None:
     s.row += 1
     for i, name in enumerate(OPTIMIZERS):
         src = ref.FIRST_DATA_ROW + i
-        source = OPTIMIZERS.get("optimizer", name).source
+        source = readable(OPTIMIZERS.get("optimizer", name).source)
         ws.row_dimensions[s.row].height = style.rows_for((source, style.WIDTHS[style.WORDS]))
         ws.cell(s.row, style.LABEL, f"=Optimizers!A{src}").alignment = style.TOP
         ws.cell(s.row, style.WORDS, f"=Optimizers!C{src}").alignment = style.WRAP

@@ -10,6 +10,7 @@ from __future__ import annotations
 from openpyxl.workbook import Workbook
 
 from envelope_xl.planning import DEFAULTS, EMBEDDING_OPTIMIZERS, VECTOR_INDEXES
+from envelope_xl.sources import readable
 from envelope_xl.templates import style
 from envelope_xl.templates.reference_tables import _column, _entries, _sheet, _table
 
@@ -19,7 +20,8 @@ _SOURCE_WIDTH = 90
 def add_planning(wb: Workbook) -> None:
     ws = _sheet(wb, "Planning defaults", "Planning defaults: the published figure behind each default input",
                 "From envelope_xl/data/planning.toml. The yellow cells of the plan start at these values.")
-    rows = [(d.name, d.value, d.unit, d.note, d.source) for d in DEFAULTS.values()]
+    rows = [(d.name, d.value, d.unit, d.note, readable(d.source) if d.source else f"planning choice: {d.choice}")
+            for d in DEFAULTS.values()]
     _table(ws, ("default", "value", "unit", "meaning", "source"), rows, (20, 10, 14, 50, _SOURCE_WIDTH),
            formats={2: "General"})  # defaults of every kind (3, 0.3, 2.896): each as written
 
@@ -28,7 +30,8 @@ def add_vector_indexes(wb: Workbook) -> None:
     ws = _sheet(wb, "Vector indexes", "Vector indexes (FAISS): bytes of bookkeeping per vector",
                 "From envelope_xl/data/vector_indexes.toml. The formulas are those of VECTOR_INDEX_MEM.")
     fields = ("link_bytes", "level_bytes", "offset_bytes", "id_bytes")
-    rows = [(v.name, *(getattr(v, f) for f in fields), v.description, v.source) for v in _entries(VECTOR_INDEXES)]
+    rows = [(v.name, *(getattr(v, f) for f in fields), v.description, readable(v.source))
+            for v in _entries(VECTOR_INDEXES)]
     first = _table(ws, ("index", *fields, "description", "source"), rows, (10, 11, 11, 12, 10, 40, _SOURCE_WIDTH),
                    formats={c: style.COUNT for c in range(2, 6)})
     style.define(wb, "vi_names", ws, _column(ws, 1, first, len(rows)))
@@ -39,7 +42,7 @@ def add_vector_indexes(wb: Workbook) -> None:
 def add_embedding_optimizers(wb: Workbook) -> None:
     ws = _sheet(wb, "Embedding optimizers", "Embedding-table optimizers: fp32 state values per element and per row",
                 "From envelope_xl/data/embedding_optimizers.toml (FBGEMM's table-batched embeddings).")
-    rows = [(o.name, o.per_element, o.per_row, o.source) for o in _entries(EMBEDDING_OPTIMIZERS)]
+    rows = [(o.name, o.per_element, o.per_row, readable(o.source)) for o in _entries(EMBEDDING_OPTIMIZERS)]
     first = _table(ws, ("optimizer", "per element", "per row", "source"), rows, (22, 11, 11, _SOURCE_WIDTH),
                    formats={2: style.COUNT, 3: style.COUNT})
     for name, col in (("eo_names", 1), ("eo_per_element", 2), ("eo_per_row", 3)):

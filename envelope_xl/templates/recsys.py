@@ -14,6 +14,7 @@ from openpyxl.workbook import Workbook
 
 from envelope_xl.planning import default
 from envelope_xl.registry import FUNCTIONS
+from envelope_xl.sources import render
 from envelope_xl.templates import classic_tables as classic
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
@@ -96,7 +97,7 @@ _STORES_VECTORS = 'OR(in_index="flat",in_index="hnsw",in_index="ivfflat")'
 
 
 def _note(name: str) -> str:
-    return FUNCTIONS[name].assumptions[0]
+    return render(FUNCTIONS[name].assumptions[0])
 
 
 def _inputs(s: PlanSheet) -> None:

@@ -20,7 +20,8 @@ from envelope_xl.checks import Names
 from envelope_xl.core.architecture import model_params
 from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.models import PRESETS
-from envelope_xl.reference import GPU_FIELDS, GPUS, OPTIMIZERS, PRECISIONS
+from envelope_xl.reference import GPU_FIELDS, GPUS, OPTIMIZERS, PRECISIONS, Gpu
+from envelope_xl.sources import readable
 from envelope_xl.templates import style
 
 T = TypeVar("T")
@@ -37,6 +38,11 @@ _MODEL_FLAGS = ("gated_mlp", "tied_embeddings", "bias")
 #: The architecture figures the plans look up (MODEL_CONFIG has more).
 _MODEL_FIELDS = ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn_hidden", "vocab", "experts",
                  "experts_per_token", "max_positions")
+
+
+def _gpu_notes(g: Gpu) -> str:
+    """A GPU row's notes, after the arithmetic of its derived figures."""
+    return "; ".join(x for x in (g.derived and f"derived: {g.derived}", g.notes) if x)
 
 
 def _entries(names: Names[T]) -> list[T]:
@@ -95,7 +101,7 @@ def _column(ws: Worksheet, col: int, first: int, count: int) -> str:
 def add_precisions(wb: Workbook) -> None:
     ws = _sheet(wb, "Precisions", "Numeric formats: bytes per value and the GPU peak they run at",
                 "From envelope_xl/data/precisions.toml. peak_field names the GPUs-sheet column used for compute.")
-    rows = [(p.name, p.bytes, p.peak_field, p.trainable, p.source) for p in _entries(PRECISIONS)]
+    rows = [(p.name, p.bytes, p.peak_field, p.trainable, readable(p.source)) for p in _entries(PRECISIONS)]
     headers = ("precision", "bytes", "peak_field", "trainable", "source")
     first = _table(ws, headers, rows, (12, 8, 14, 10, _SOURCE_WIDTH), formats={2: style.BYTES_EACH})
     n = len(rows)
@@ -106,7 +112,7 @@ def add_precisions(wb: Workbook) -> None:
 def add_optimizers(wb: Workbook) -> None:
     ws = _sheet(wb, "Optimizers", "Optimizer state kept per parameter",
                 "From envelope_xl/data/optimizers.toml. Bytes on top of weights, gradients and fp32 master weights.")
-    rows = [(o.name, o.state_bytes, o.source) for o in _entries(OPTIMIZERS)]
+    rows = [(o.name, o.state_bytes, readable(o.source)) for o in _entries(OPTIMIZERS)]
     first = _table(ws, ("optimizer", "state bytes", "source"), rows, (12, 11, _SOURCE_WIDTH),
                    formats={2: style.BYTES_EACH})
     style.define(wb, "opt_names", ws, _column(ws, 1, first, len(rows)))
@@ -118,7 +124,7 @@ def add_gpus(wb: Workbook) -> None:
                 "From envelope_xl/data/gpus.toml. Tensor peaks are dense (2:4-sparsity figures halved); "
                 "an empty cell means the vendor publishes no such peak.")
     fields = list(GPU_FIELDS)
-    rows = [(g.name, *(g.specs.get(f) for f in fields), f"{g.source}\n{g.notes}" if g.notes else g.source)
+    rows = [(g.name, *(g.specs.get(f) for f in fields), "\n".join(x for x in (readable(g.source), _gpu_notes(g)) if x))
             for g in _entries(GPUS)]
     widths = (11, *(max(9, len(f) + 2) for f in fields), 62)  # a field name never breaks mid-word
     formats = {c: _GPU_FORMATS.get(f, "#,##0.00") for c, f in enumerate(fields, start=2)}
@@ -142,7 +148,7 @@ def add_models(wb: Workbook) -> None:
     fields = list(_MODEL_FIELDS)
     rows = [
         (m.name, model_params(m.name), model_params(m.name, active=True), *(getattr(m, f) for f in fields),
-         *(getattr(m, f) for f in _MODEL_FLAGS), m.origin)
+         *(getattr(m, f) for f in _MODEL_FLAGS), readable(m.origin))
         for m in _entries(PRESETS)
     ]
     counts = ("parameters", "active parameters")

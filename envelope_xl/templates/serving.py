@@ -12,6 +12,7 @@ from __future__ import annotations
 from openpyxl.workbook import Workbook
 
 from envelope_xl.registry import FUNCTIONS
+from envelope_xl.sources import readable
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
 from envelope_xl.templates.style import PlanSheet, choice, fraction, positive, whole_at_least
@@ -68,11 +69,11 @@ def _inputs(s: PlanSheet) -> None:
             "width of one attention head when Model is 'custom'", whole_at_least(1, 100_000), style.COUNT,
             unused_when=_PRESET)
     s.input("precision", "Weight precision", d["precision"], "",
-            "format of the weights (int4/nf4/awq: weight-only quantization, matmuls in bf16)",
+            "format of the weights (int4/awq/gptq and nf4: weight-only quantization, matmuls in fp16 and bf16)",
             choice("prec_names", "a precision"), style.TEXT)
     s.input("kv_precision", "KV-cache precision", d["kv_precision"], "",
             "format of the cached keys and values: bf16 by default; fp8 KV caches exist (e.g. vLLM, TensorRT-LLM); "
-            "weight-only int4/nf4/awq keeps a bf16 cache", choice("prec_names", "a precision"), style.TEXT)
+            "weight-only int4/nf4/awq keeps a 16-bit cache", choice("prec_names", "a precision"), style.TEXT)
     s.input("gpu", "GPU type", d["gpu"], "", "accelerator, from the GPUs sheet", choice("gpu_names", "a GPU"),
             style.TEXT)
     s.input("context", "Context length", d["context"], "tokens",
@@ -119,7 +120,7 @@ def _model(s: PlanSheet) -> None:
 def _memory(s: PlanSheet) -> None:
     s.section("3. Memory on one GPU")
     s.step("bytes", "Bytes per weight", "bytes of one value in the weight precision (Precisions sheet)",
-           ref.precision_bytes("in_precision"), "bytes", "int4/nf4/awq store 4 bits per weight and compute in bf16",
+           ref.precision_bytes("in_precision"), "bytes", "int4/nf4/awq store 4 bits per weight and compute in 16 bits",
            style.BYTES_EACH)
     s.step("kv_bytes", "Bytes per KV-cache value", "bytes of one value in the KV-cache precision (Precisions sheet)",
            ref.precision_bytes("in_kv_precision"), "bytes", "independent of the weight precision",
@@ -171,7 +172,7 @@ def _decode(s: PlanSheet) -> None:
            "2*out_active_params*out_run_batch/(out_peak_tflops*1e12)", "s",
            "2 FLOPs per active parameter per token", "0.00000", when=_RUNS)
     s.step("step_s", "Time per decode step", "the larger of the two (roofline)",
-           "MAX(out_step_memory_s,out_step_compute_s)", "s", FUNCTIONS["DECODE_TPS"].source, "0.00000")
+           "MAX(out_step_memory_s,out_step_compute_s)", "s", readable(FUNCTIONS["DECODE_TPS"].source), "0.00000")
     s.step("bound", "Bound by", "which limit sets the step time",
            'IF(out_step_memory_s>=out_step_compute_s,"memory bandwidth","compute")', "", "", style.TEXT)
     s.step("decode_tps", "Decode throughput per GPU", "batch that runs / step time", "out_run_batch/out_step_s",

@@ -12,6 +12,7 @@ from openpyxl.workbook import Workbook
 from openpyxl.worksheet.pagebreak import Break
 
 from envelope_xl.registry import FUNCTIONS
+from envelope_xl.sources import readable
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
 from envelope_xl.templates.style import PlanSheet, between, choice, positive, whole_between
@@ -71,7 +72,7 @@ def _today(s: PlanSheet) -> None:
     s.step("index_gb", "Index", "replicated x index overhead", "out_replicated_gb*in_index_overhead", "GB",
            spec.assumptions[1], style.COUNT)
     s.step("indexed_gb", "Indexed storage", "replicated + index", "out_replicated_gb+out_index_gb", "GB",
-           f"Same as EMBED_STORAGE. {spec.source}", style.COUNT, key=True)
+           f"Same as EMBED_STORAGE. {readable(spec.source)}", style.COUNT, key=True)
 
 
 def _projection(s: PlanSheet) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from openpyxl.workbook import Workbook
 
 from envelope_xl.registry import FUNCTIONS
+from envelope_xl.sources import readable
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
 from envelope_xl.templates.style import PlanSheet, choice, fraction, positive, whole_at_least, whole_between
@@ -127,7 +128,7 @@ def _model_states(s: PlanSheet) -> None:
            "ZeRO-1 and up shard the optimizer states")
     s.step("model_states_gb", "Model states per GPU", "weights + gradients + master weights + optimizer states",
            "out_weights_gb+out_gradients_gb+out_master_gb+out_optimizer_gb", "GB",
-           f"Same as TRAIN_MEM. {spec.source}", key=True)
+           f"Same as TRAIN_MEM. {readable(spec.source)}", key=True)
 
 
 def _activations(s: PlanSheet) -> None:
@@ -147,7 +148,7 @@ def _activations(s: PlanSheet) -> None:
            f"IF({full},out_layers*2*{sbh},0)/1e9", "GB", "full recomputation keeps only each layer's input")
     s.step("activation_gb", "Activations per GPU", "sum of the four rows above",
            "out_act_attention_gb+out_act_mlp_gb+out_act_norms_gb+out_act_inputs_gb", "GB",
-           f"Same as ACTIVATION_MEM. Embeddings and logits not included. {spec.source}", key=True)
+           f"Same as ACTIVATION_MEM. Embeddings and logits not included. {readable(spec.source)}", key=True)
 
 
 def _fit(s: PlanSheet) -> None:
@@ -167,7 +168,7 @@ def _compute(s: PlanSheet) -> None:
     s.section("6. Compute, time and cost")
     s.step("train_flops", "Training compute",
            "6 x active parameters x tokens (forward 2, backward 4 per parameter-token)",
-           "6*out_active_params*in_tokens", "FLOP", FUNCTIONS["TRAIN_FLOPS"].source, style.SCIENTIFIC)
+           "6*out_active_params*in_tokens", "FLOP", readable(FUNCTIONS["TRAIN_FLOPS"].source), style.SCIENTIFIC)
     peak = ref.gpu_figure("in_gpu", ref.peak_field("in_precision"))
     s.step("peak_tflops", "Dense peak per GPU", "the GPU's peak in the precision's peak field (Precisions sheet)",
            f"IF({peak}>0,{peak},NA())", "TFLOP/s", "dense tensor-core peak; #N/A when the GPU publishes none",
@@ -176,7 +177,7 @@ def _compute(s: PlanSheet) -> None:
            "in_gpus*out_peak_tflops*1e12*in_mfu", "FLOP/s", time_spec.assumptions[1], style.SCIENTIFIC)
     s.step("train_days", "Training time", "compute / cluster throughput / 86,400 s per day",
            "out_train_flops/out_cluster_flops/86400", "days", f"Same as TRAIN_TIME; no restarts or stragglers. "
-           f"{time_spec.source}", style.ONE_DECIMAL, key=True)
+           f"{readable(time_spec.source)}", style.ONE_DECIMAL, key=True)
     s.step("gpu_hours", "GPU-hours", "compute / (peak x MFU) / 3,600 s per hour",
            "out_train_flops/(out_peak_tflops*1e12*in_mfu)/3600", "GPU-hours", "Same as GPU_HOURS", style.COUNT,
            key=True)
