@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from envelope_xl.checks import Names
@@ -238,32 +238,11 @@ def _breakdown_of(spec: Function) -> Function:
         rows += [[spec.steps[i].label, steps[i] / factor] for i in asides]
         return rows
 
-    breakdown.__name__ = spec.fn.__name__ + "_breakdown"
-    breakdown.__qualname__ = breakdown.__name__
-    breakdown.__module__ = spec.fn.__module__
-    breakdown.__signature__ = sig.replace(return_annotation=list)  # type: ignore[attr-defined]
-    breakdown.__doc__ = (
-        f"Table of the components of {spec.name}: a header row, one row per component, and the total.\n\n"
-        f"Takes the same arguments as `{spec.fn.__name__}`."
-    )
-    return Function(
-        name=spec.name + "_BREAKDOWN",
-        fn=breakdown,
-        args=spec.args,
-        summary=f"Components of {spec.name} as a table (header, one row per component, total); spills in Excel.",
-        returns=f"table: component | value in `unit` ({', '.join(labels)}, total"
-        + "".join(f"; then {spec.steps[i].label}, not in the total" for i in asides) + ")",
-        formula=spec.formula,
-        source=spec.source,
-        assumptions=spec.assumptions,
-        unit_kind=spec.unit_kind,
-        steps=spec.steps,
-        steps_fn=spec.steps_fn,
-        table=True,
-        pillar=spec.pillar,
-        example=spec.example,
-        assumptions_fn=spec.assumptions_fn,
-    )
+    summary = f"Components of {spec.name} as a table (header, one row per component, total); spills in Excel."
+    returns = (f"table: component | value in `unit` ({', '.join(labels)}, total"
+               + "".join(f"; then {spec.steps[i].label}, not in the total" for i in asides) + ")")
+    doc = f"Table of the components of {spec.name}: a header row, one row per component, and the total."
+    return _twin(spec, breakdown, summary, returns, doc)
 
 
 def _steps_table_of(spec: Function) -> Function:
@@ -286,29 +265,18 @@ def _steps_table_of(spec: Function) -> Function:
                          spec.unit_of(unit) if in_result else step.unit])
         return rows
 
-    breakdown.__name__ = spec.fn.__name__ + "_breakdown"
-    breakdown.__qualname__ = breakdown.__name__
-    breakdown.__module__ = spec.fn.__module__
-    breakdown.__signature__ = sig.replace(return_annotation=list)  # type: ignore[attr-defined]
-    breakdown.__doc__ = (
-        f"Table of the steps of {spec.name}: a header row, then one row per step (label, value, unit).\n\n"
-        f"Takes the same arguments as `{spec.fn.__name__}`."
-    )
-    return Function(
-        name=spec.name + "_BREAKDOWN",
-        fn=breakdown,
-        args=spec.args,
-        summary=f"The steps of {spec.name} as a table (header, then step | value | unit); spills in Excel.",
-        returns="table: step | value | unit (" + ", ".join(s.label for s in spec.steps) + ")",
-        formula=spec.formula,
-        source=spec.source,
-        assumptions=spec.assumptions,
-        unit_kind=spec.unit_kind,
-        result_unit=spec.result_unit,
-        steps=spec.steps,
-        steps_fn=spec.steps_fn,
-        table=True,
-        pillar=spec.pillar,
-        example=spec.example,
-        assumptions_fn=spec.assumptions_fn,
-    )
+    summary = f"The steps of {spec.name} as a table (header, then step | value | unit); spills in Excel."
+    returns = "table: step | value | unit (" + ", ".join(s.label for s in spec.steps) + ")"
+    doc = f"Table of the steps of {spec.name}: a header row, then one row per step (label, value, unit)."
+    return _twin(spec, breakdown, summary, returns, doc)
+
+
+def _twin(spec: Function, table_fn: Callable[..., list[list[Any]]], summary: str, returns: str, doc: str) -> Function:
+    """The `..._BREAKDOWN` catalog entry around `table_fn`: the arguments, formula, source and
+    assumptions of `spec`, a table for a result, and no decision or computed unit of its own."""
+    table_fn.__name__ = table_fn.__qualname__ = spec.fn.__name__ + "_breakdown"
+    table_fn.__module__ = spec.fn.__module__
+    table_fn.__signature__ = inspect.signature(spec.fn).replace(return_annotation=list)  # type: ignore[attr-defined]
+    table_fn.__doc__ = f"{doc}\n\nTakes the same arguments as `{spec.fn.__name__}`."
+    return replace(spec, name=spec.name + "_BREAKDOWN", fn=table_fn, summary=summary, returns=returns, table=True,
+                   decision=None, unit_from=None)
