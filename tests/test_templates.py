@@ -37,8 +37,8 @@ from envelope_xl.templates.style import INPUT_FILL
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "templates"
 #: The spreadsheet functions workbooks 1-4 may use: in Excel, LibreOffice Calc and Google Sheets alike.
-STANDARD = {"AND", "COUNTIF", "IF", "INDEX", "INT", "ISBLANK", "ISNA", "ISNUMBER", "MATCH", "MAX", "MIN", "MOD", "NA",
-            "NOT", "OR", "ROUNDUP", "ROWS", "SQRT", "SUMIFS"}
+STANDARD = {"AND", "COUNTIF", "IF", "INDEX", "INT", "ISBLANK", "ISNA", "ISNUMBER", "LN", "MATCH", "MAX", "MIN", "MOD",
+            "NA", "NOT", "OR", "ROUNDUP", "ROWS", "SQRT", "SUMIFS"}
 _CALL = re.compile(r'"[^"]*"|([A-Z][A-Z0-9_.]*)\(')
 
 

@@ -49,7 +49,7 @@ from envelope_xl.core.serving_data import scale_bits
 from envelope_xl.errors import InputError
 from envelope_xl.libreoffice import LibreOfficeError, convert, convert_many, find_soffice
 from envelope_xl.models import PRESETS as MODELS
-from envelope_xl.planning import EMBEDDING_OPTIMIZERS
+from envelope_xl.planning import EMBEDDING_OPTIMIZERS, TOKENIZERS
 from envelope_xl.reference import GPUS, OPTIMIZERS, PRECISIONS
 from envelope_xl.templates import build_bytes, cheatsheet, recsys, serving, storage, sweep, training
 from envelope_xl.templates.render import render_pngs
@@ -195,20 +195,55 @@ def expected_serving(v: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _index_gb(v: dict[str, Any], count: float) -> list:
+    """VECTOR_INDEX_MEM's components in GB for `count` entities (lists 0 means automatic)."""
+    lists = None if v["lists"] == 0 else v["lists"]
+    return call("VECTOR_INDEX_MEM_BREAKDOWN", count, v["dim"], v["index"], v["precision"], "GB", v["m"],
+                v["code_bytes"], lists)
+
+
 def expected_storage(v: dict[str, Any]) -> dict[str, Any]:
-    count, dim, prec, rep, over = v["count"], v["dim"], v["precision"], v["replication"], v["index_overhead"]
-    parts = call("EMBED_STORAGE_BREAKDOWN", count, dim, prec, rep, over)
+    """The storage plan's outputs from EMBED_STORAGE, VECTOR_INDEX_MEM, DATASET_STORAGE and RETAINED_STORAGE."""
+    count, dim, prec, rep = v["count"], v["dim"], v["precision"], v["replication"]
+    part = {row[0]: row[1] for row in _index_gb(v, count)[1:]}
+    index = part["total"]
     months = list(range(storage.MONTHS + 1))
     entities = [count * (1 + v["monthly_growth"]) ** m for m in months]
-    live = [embed_storage(n, dim, prec, rep, over) for n in entities]
+    live = [_index_gb(v, n)[-1][1] * rep for n in entities]
     kept = [min(v["retention"], m + 1) for m in months]
     total = [sum(live[m - k + 1:m + 1]) for m, k in zip(months, kept, strict=True)]
+    per_token = None if v["bytes_per_token"] == 0 else v["bytes_per_token"]
+    tokenizer = TOKENIZERS.get("tokenizer", v["tokenizer"])
+    corpus = call("DATASET_STORAGE_BREAKDOWN", v["tokens"], per_token, v["dataset_replication"],
+                  v["dataset_compression"], "TB", v["tokenizer"])
+    daily, days, growth, hot = v["daily_gb"] * 1e9, v["retention_days"], v["daily_growth"], v["hot_days"]
+    retained = call("RETAINED_STORAGE_BREAKDOWN", daily, days, v["retained_replication"], v["retained_overhead"],
+                    "TB", v["retained_compression"], growth, hot)
+    one_copy = call("RETAINED_STORAGE_BREAKDOWN", daily, days, 1, 0, "TB", 1, growth, hot)  # written, no copies
+    indexed = index * rep
     return {
         "bytes": bytes_per_param(prec), "bytes_per_vector": dim * bytes_per_param(prec),
         "raw_gb": embed_storage(count, dim, prec), "replicated_gb": embed_storage(count, dim, prec, rep),
-        "index_gb": parts[3][1], "indexed_gb": embed_storage(count, dim, prec, rep, over),
+        "lists_used": max(1, math.floor(4 * math.sqrt(count) + 0.5)) if v["lists"] == 0 else v["lists"],
+        "vectors_gb": part["vectors"], "links_gb": part["graph links, level 0"] + part["graph links, upper levels"],
+        "graph_book_gb": part["graph bookkeeping"], "codes_gb": part["PQ codes"] + part["ids"],
+        "centroids_gb": part["centroids and codebooks"], "index_gb": index,
+        "index_bytes_per_vector": call("VECTOR_INDEX_MEM", count, dim, v["index"], prec, "B", v["m"],
+                                       v["code_bytes"], None if v["lists"] == 0 else v["lists"]) / count,
+        "index_vs_raw": index / embed_storage(count, dim, prec), "indexed_gb": indexed,
+        "text_bytes_per_token": tokenizer.text_bytes_per_token if per_token is None else per_token,
+        "id_bytes": tokenizer.id_bytes, "raw_text_tb": corpus[1][1], "token_ids_tb": corpus[2][1],
+        "dataset_replicas_tb": corpus[3][1], "dataset_tb": corpus[4][1],
+        "written_tb": call("RETAINED_STORAGE", daily, days, 1, 0, "TB", 1, growth),
+        "recent_tb": one_copy[1][1],
+        "kept_factor": v["retained_replication"] * (1 + v["retained_overhead"]) / v["retained_compression"],
+        "hot_tb": retained[1][1], "cold_tb": retained[2][1], "retained_tb": retained[3][1],
         "month_entities": entities, "month_live_gb": live, "month_snapshots": kept,
         "month_total_gb": total, "entities_12": entities[-1], "live_12_gb": live[-1], "total_12_gb": total[-1],
+        "total_today_tb": indexed / 1000 + corpus[4][1] + retained[3][1],
+        "total_12_tb": total[-1] / 1000 + corpus[4][1] + retained[3][1],
+        # The core refuses the other cases, so random draws never reach them.
+        "check_pq": "OK", "check_lists": "OK", "check_window": "OK",
     }
 
 
@@ -329,10 +364,22 @@ def random_serving(rng: random.Random) -> dict[str, Any]:
 
 
 def random_storage(rng: random.Random) -> dict[str, Any]:
+    dim = rng.choice([rng.randint(1, 8192), rng.choice([64, 96, 128, 256, 384, 768, 1024, 1536])])
+    days = rng.randint(1, 3650)
     return {
-        "count": _log_uniform(rng, 1, 1e13), "dim": rng.randint(1, 8192), "precision": rng.choice(list(PRECISIONS)),
-        "replication": rng.choice([1, 1.5, 2, 3, rng.uniform(1, 6)]), "index_overhead": rng.uniform(0, 3),
+        "count": _log_uniform(rng, 1, 1e13), "dim": dim, "precision": rng.choice(list(PRECISIONS)),
+        "replication": rng.choice([1, 1.5, 2, 3, rng.uniform(1, 6)]),
+        "index": rng.choice(["flat", "hnsw", "ivfflat", "ivfpq"]), "m": rng.randint(2, 128),
+        "code_bytes": rng.choice([c for c in range(1, 65) if dim % c == 0]),
+        "lists": rng.choice([0, rng.randint(1, 100000)]),
         "monthly_growth": rng.choice([0, rng.uniform(0, 0.5), rng.uniform(0, 10)]), "retention": rng.randint(1, 120),
+        "tokens": _log_uniform(rng, 1e6, 1e15), "tokenizer": rng.choice(list(TOKENIZERS)),
+        "bytes_per_token": rng.choice([0, rng.uniform(0.5, 20)]), "dataset_compression": rng.uniform(1, 10),
+        "dataset_replication": rng.choice([1, 2, 3, rng.uniform(1, 6)]),
+        "daily_gb": _log_uniform(rng, 1e-3, 1e7), "retention_days": days,
+        "retained_replication": rng.choice([1, 3, rng.uniform(1, 6)]), "retained_overhead": rng.uniform(0, 1),
+        "retained_compression": rng.uniform(1, 10), "daily_growth": rng.choice([0, rng.uniform(1e-4, 0.01)]),
+        "hot_days": rng.randint(0, min(days, 30)),
     }
 
 
@@ -399,7 +446,10 @@ CHOSEN: dict[str, list[dict[str, Any]]] = {
         {"model": "mixtral-8x7b", "batch": 2, "precision": "int4", "kv_precision": "fp8"},
         {"model": "mixtral-8x7b", "batch": 3, "gpu": "MI300X"},
     ],
-    "storage": [],
+    # Each index type with automatic and given lists; no growth; a text figure given per token.
+    "storage": [{"index": "ivfpq", "code_bytes": 16, "lists": 0}, {"index": "ivfflat", "lists": 4096},
+                {"index": "flat", "daily_growth": 0, "hot_days": 0, "tokenizer": "llama-2", "bytes_per_token": 4.5},
+                {"retention_days": 7, "hot_days": 7, "monthly_growth": 0}],
     "cheatsheet": [],
     # Each index type; row-wise and element-wise optimizers; no growth; automatic IVF lists.
     "recsys": [{"index": "ivfpq", "code_bytes": 16, "lists": 0}, {"index": "ivfflat", "lists": 4096},

@@ -1,5 +1,5 @@
 """Reference sheets of the classic ML system design workbooks, written from `envelope_xl.planning`:
-the planning defaults with their sources, vector index bookkeeping and embedding optimizers.
+the planning defaults with their sources, vector index bookkeeping, embedding optimizers and tokenizers.
 
 Like `reference_tables`, every number is read from the core's data files, each row with its
 source, and the tables get defined names (`vi_...`, `eo_...`) for the look-up formulas below.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from openpyxl.workbook import Workbook
 
-from envelope_xl.planning import DEFAULTS, EMBEDDING_OPTIMIZERS, VECTOR_INDEXES
+from envelope_xl.planning import DEFAULTS, EMBEDDING_OPTIMIZERS, TOKENIZERS, VECTOR_INDEXES
 from envelope_xl.sources import readable
 from envelope_xl.templates import style
 from envelope_xl.templates.reference_tables import _column, _entries, _sheet, _table
@@ -49,13 +49,29 @@ def add_embedding_optimizers(wb: Workbook) -> None:
         style.define(wb, name, ws, _column(ws, col, first, len(rows)))
 
 
+def add_tokenizers(wb: Workbook) -> None:
+    ws = _sheet(wb, "Tokenizers", "Tokenizer families: bytes of raw text per token and bytes of one token id",
+                "From envelope_xl/data/tokenizers.toml. Ids take 2 bytes below 65,500 tokens in the vocabulary, "
+                "else 4 (Megatron-LM's best_fitting_dtype). The formulas are those of DATASET_STORAGE.")
+    rows = [(t.name, t.text_bytes_per_token, t.vocab, t.id_bytes, readable(t.source)) for t in _entries(TOKENIZERS)]
+    first = _table(ws, ("tokenizer", "text bytes per token", "vocabulary", "id bytes", "source"), rows,
+                   (14, 12, 12, 9, _SOURCE_WIDTH), formats={2: "0.00", 3: style.COUNT, 4: style.COUNT})
+    for name, col in (("tok_names", 1), ("tok_text_bytes", 2), ("tok_id_bytes", 4)):
+        style.define(wb, name, ws, _column(ws, col, first, len(rows)))
+
+
 TABLES = {"planning": add_planning, "vector_indexes": add_vector_indexes,
-          "embedding_optimizers": add_embedding_optimizers}
+          "embedding_optimizers": add_embedding_optimizers, "tokenizers": add_tokenizers}
 
 
 def index_figure(index: str, field: str) -> str:
     """A vector index's bookkeeping bytes (`field` is link_bytes, level_bytes, offset_bytes or id_bytes)."""
     return f"INDEX(vi_{field},MATCH({index},vi_names,0))"
+
+
+def tokenizer_figure(tokenizer: str, field: str) -> str:
+    """A tokenizer family's figure (`field` is text_bytes or id_bytes)."""
+    return f"INDEX(tok_{field},MATCH({tokenizer},tok_names,0))"
 
 
 def optimizer_states(optimizer: str, per: str) -> str:

@@ -16,8 +16,8 @@ from envelope_xl.planning import default
 from envelope_xl.registry import FUNCTIONS
 from envelope_xl.sources import render
 from envelope_xl.templates import classic_tables as classic
+from envelope_xl.templates import native, style
 from envelope_xl.templates import reference_tables as ref
-from envelope_xl.templates import style
 from envelope_xl.templates.style import (
     PlanSheet,
     at_least,
@@ -90,10 +90,8 @@ DEFAULTS = {
     "usd_per_gpu_hour": 2.5,
 }
 
-_HNSW = 'in_index="hnsw"'
-_PQ = 'in_index="ivfpq"'
-_IVF = 'OR(in_index="ivfflat",in_index="ivfpq")'
-_STORES_VECTORS = 'OR(in_index="flat",in_index="hnsw",in_index="ivfflat")'
+_INDEX = native.VectorIndex()
+_HNSW, _PQ, _IVF = _INDEX.hnsw, _INDEX.pq, _INDEX.ivf
 
 
 def _note(name: str) -> str:
@@ -243,23 +241,18 @@ def _retrieval(s: PlanSheet) -> None:
     s.step("vector_bytes", "Bytes per vector value", "bytes of the vector precision (Precisions sheet)",
            ref.precision_bytes("in_vector_precision"), "bytes", "", style.BYTES_EACH)
     s.step("lists_used", "IVF lists", "as given, or 4 x sqrt(items) rounded when 0",
-           "IF(in_lists=0,MAX(1,INT(4*SQRT(in_items)+0.5)),in_lists)", "lists",
+           _INDEX.lists_used("in_items", "in_lists"), "lists",
            "FAISS advises 4 to 16 x sqrt(N) lists; used by ivfflat and ivfpq only", style.COUNT)
-    links = classic.index_figure("in_index", "link_bytes")
     s.step("vectors_gb", "Vectors", "items x dimension x bytes (flat, hnsw, ivfflat)",
-           f"IF({_STORES_VECTORS},in_items*in_dim*out_vector_bytes/1e9,0)", "GB", "", style.DECIMAL)
-    s.step("links_gb", "Graph links", "items x (2M + M/(M-1)) x link bytes (hnsw)",
-           f"IF({_HNSW},in_items*(2*in_m+in_m/(in_m-1))*{links}/1e9,0)", "GB",
+           _INDEX.vectors("in_items", "out_vector_bytes"), "GB", "", style.DECIMAL)
+    s.step("links_gb", "Graph links", "items x (2M + M/(M-1)) x link bytes (hnsw)", _INDEX.links("in_items"), "GB",
            "2M links at level 0; a vector reaches level l with probability M^-l", style.DECIMAL)
     s.step("graph_book_gb", "Graph bookkeeping", "items x (level + offset bytes) (hnsw)",
-           f"IF({_HNSW},in_items*({classic.index_figure('in_index', 'level_bytes')}+"
-           f"{classic.index_figure('in_index', 'offset_bytes')})/1e9,0)", "GB", "faiss/impl/HNSW.h", style.DECIMAL)
+           _INDEX.bookkeeping("in_items"), "GB", "faiss/impl/HNSW.h", style.DECIMAL)
     s.step("codes_gb", "PQ codes and ids", "items x (code bytes (ivfpq) + id bytes (ivf))",
-           f"IF({_IVF},in_items*(IF({_PQ},in_code_bytes,0)+{classic.index_figure('in_index', 'id_bytes')})/1e9,0)",
-           "GB", "FAISS wiki: IVFPQ takes M + 8 bytes per vector", style.DECIMAL)
+           _INDEX.codes_and_ids("in_items"), "GB", "FAISS wiki: IVFPQ takes M + 8 bytes per vector", style.DECIMAL)
     s.step("centroids_gb", "Centroids and codebooks", "(lists + 256 for PQ) x dimension x 4 bytes (ivf)",
-           f"IF({_IVF},(out_lists_used+IF({_PQ},256,0))*in_dim*4/1e9,0)", "GB", "fp32, as FAISS trains them",
-           style.THREE_DECIMALS)
+           _INDEX.centroids("out_lists_used"), "GB", "fp32, as FAISS trains them", style.THREE_DECIMALS)
     s.step("index_gb", "Index memory", "vectors + links + bookkeeping + codes and ids + centroids",
            "out_vectors_gb+out_links_gb+out_graph_book_gb+out_codes_gb+out_centroids_gb", "GB",
            "Same as VECTOR_INDEX_MEM: the FAISS wiki's memory per vector, with HNSW's upper levels", style.DECIMAL,
@@ -299,11 +292,11 @@ def _logs(s: PlanSheet) -> None:
            "in_log_replication/in_compression", "x", "", style.THREE_DECIMALS)
     growth, days, hot = "in_daily_growth", "in_log_retention_days", "in_hot_days"
     s.step("log_written_gb", "Written over the window", "daily volume x days, or the geometric sum with growth",
-           f"IF({growth}=0,out_log_gb_day*{days},out_log_gb_day*((1+{growth})^{days}-1)/{growth})", "GB",
+           native.retained_written("out_log_gb_day", growth, days), "GB",
            _note("RETAINED_STORAGE"), style.DECIMAL)
     s.step("log_hot_tb", "Hot tier", "the last hot days x bytes kept per byte",
-           f"IF({growth}=0,out_log_gb_day*{hot},out_log_gb_day*(1+{growth})^({days}-{hot})*((1+{growth})^{hot}-1)"
-           f"/{growth})*out_log_kept_factor/1000", "TB", "recent days on fast storage", style.DECIMAL, key=True)
+           f"{native.retained_recent('out_log_gb_day', growth, days, hot)}*out_log_kept_factor/1000", "TB",
+           "recent days on fast storage", style.DECIMAL, key=True)
     s.step("log_cold_tb", "Cold tier", "the older days x bytes kept per byte",
            "out_log_written_gb*out_log_kept_factor/1000-out_log_hot_tb", "TB", "the rest of the window",
            style.DECIMAL)
@@ -347,13 +340,10 @@ def _training(s: PlanSheet) -> None:
 
 def _checks(s: PlanSheet) -> None:
     s.section("9. Checks")
-    s.check("check_pq", "PQ code fits?", "for ivfpq the code size divides the dimension",
-            # IF, not AND: an unused, empty code size must not reach MOD (AND evaluates every argument).
-            f'IF({_PQ},IF(MOD(in_dim,in_code_bytes)<>0,"code size must divide the dimension ("&in_dim&")","OK"),'
-            '"OK")',
+    s.check("check_pq", "PQ code fits?", "for ivfpq the code size divides the dimension", _INDEX.pq_check(),
             "VECTOR_INDEX_MEM refuses the same")
     s.check("check_lists", "IVF lists sensible?", "at most one list per item",
-            f'IF(AND({_IVF},out_lists_used>in_items),"more lists than items: k-means needs a vector per list","OK")')
+            _INDEX.lists_check("in_items", "out_lists_used", "items"))
     s.check("check_retrain", "Run fits the interval?", "time per run within the days between runs",
             'IF(out_train_hours/24<=in_retrain_every_days,"OK","a run takes "&ROUNDUP(out_train_hours/24,1)&'
             '" days: retrain less often or add GPUs")', "RETRAINING_COST refuses the same")
