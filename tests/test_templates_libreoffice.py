@@ -202,48 +202,79 @@ def _index_gb(v: dict[str, Any], count: float) -> list:
                 v["code_bytes"], lists)
 
 
+def _refused(compute: Callable[[], Any]) -> Any:
+    """What the core computes, or None where it refuses the inputs."""
+    try:
+        return compute()
+    except InputError:
+        return None
+
+
 def expected_storage(v: dict[str, Any]) -> dict[str, Any]:
-    """The storage plan's outputs from EMBED_STORAGE, VECTOR_INDEX_MEM, DATASET_STORAGE and RETAINED_STORAGE."""
+    """The storage plan's outputs from EMBED_STORAGE, VECTOR_INDEX_MEM, DATASET_STORAGE and RETAINED_STORAGE;
+    where the core refuses the index or the retention window, those results are blank and a check says why."""
     count, dim, prec, rep = v["count"], v["dim"], v["precision"], v["replication"]
-    part = {row[0]: row[1] for row in _index_gb(v, count)[1:]}
-    index = part["total"]
     months = list(range(storage.MONTHS + 1))
     entities = [count * (1 + v["monthly_growth"]) ** m for m in months]
-    live = [_index_gb(v, n)[-1][1] * rep for n in entities]
     kept = [min(v["retention"], m + 1) for m in months]
-    total = [sum(live[m - k + 1:m + 1]) for m, k in zip(months, kept, strict=True)]
+    lists_used = max(1, math.floor(4 * math.sqrt(count) + 0.5)) if v["lists"] == 0 else v["lists"]
     per_token = None if v["bytes_per_token"] == 0 else v["bytes_per_token"]
     tokenizer = TOKENIZERS.get("tokenizer", v["tokenizer"])
     corpus = call("DATASET_STORAGE_BREAKDOWN", v["tokens"], per_token, v["dataset_replication"],
                   v["dataset_compression"], "TB", v["tokenizer"])
-    daily, days, growth, hot = v["daily_gb"] * 1e9, v["retention_days"], v["daily_growth"], v["hot_days"]
-    retained = call("RETAINED_STORAGE_BREAKDOWN", daily, days, v["retained_replication"], v["retained_overhead"],
-                    "TB", v["retained_compression"], growth, hot)
-    one_copy = call("RETAINED_STORAGE_BREAKDOWN", daily, days, 1, 0, "TB", 1, growth, hot)  # written, no copies
-    indexed = index * rep
-    return {
+    out: dict[str, Any] = {
         "bytes": bytes_per_param(prec), "bytes_per_vector": dim * bytes_per_param(prec),
         "raw_gb": embed_storage(count, dim, prec), "replicated_gb": embed_storage(count, dim, prec, rep),
-        "lists_used": max(1, math.floor(4 * math.sqrt(count) + 0.5)) if v["lists"] == 0 else v["lists"],
-        "vectors_gb": part["vectors"], "links_gb": part["graph links, level 0"] + part["graph links, upper levels"],
-        "graph_book_gb": part["graph bookkeeping"], "codes_gb": part["PQ codes"] + part["ids"],
-        "centroids_gb": part["centroids and codebooks"], "index_gb": index,
-        "index_bytes_per_vector": call("VECTOR_INDEX_MEM", count, dim, v["index"], prec, "B", v["m"],
-                                       v["code_bytes"], None if v["lists"] == 0 else v["lists"]) / count,
-        "index_vs_raw": index / embed_storage(count, dim, prec), "indexed_gb": indexed,
+        "lists_used": lists_used, "month_entities": entities, "month_snapshots": kept, "entities_12": entities[-1],
         "text_bytes_per_token": tokenizer.text_bytes_per_token if per_token is None else per_token,
         "id_bytes": tokenizer.id_bytes, "raw_text_tb": corpus[1][1], "token_ids_tb": corpus[2][1],
         "dataset_replicas_tb": corpus[3][1], "dataset_tb": corpus[4][1],
-        "written_tb": call("RETAINED_STORAGE", daily, days, 1, 0, "TB", 1, growth),
-        "recent_tb": one_copy[1][1],
         "kept_factor": v["retained_replication"] * (1 + v["retained_overhead"]) / v["retained_compression"],
-        "hot_tb": retained[1][1], "cold_tb": retained[2][1], "retained_tb": retained[3][1],
-        "month_entities": entities, "month_live_gb": live, "month_snapshots": kept,
-        "month_total_gb": total, "entities_12": entities[-1], "live_12_gb": live[-1], "total_12_gb": total[-1],
-        "total_today_tb": indexed / 1000 + corpus[4][1] + retained[3][1],
-        "total_12_tb": total[-1] / 1000 + corpus[4][1] + retained[3][1],
-        # The core refuses the other cases, so random draws never reach them.
         "check_pq": "OK", "check_lists": "OK", "check_window": "OK",
+    }
+    breakdown = _refused(lambda: _index_gb(v, count))
+    if breakdown is None:  # the sheet's checks say why, in the core's words
+        if v["index"] == "ivfpq" and dim % v["code_bytes"]:
+            out["check_pq"] = f"code size must divide the dimension ({dim})"
+        else:
+            out["check_lists"] = "more lists than entities: k-means needs a vector per list"
+        index_outputs = ("vectors_gb", "links_gb", "graph_book_gb", "codes_gb", "centroids_gb", "index_gb",
+                         "index_bytes_per_vector", "index_vs_raw", "indexed_gb", "live_12_gb", "total_12_gb")
+        out.update(dict.fromkeys(index_outputs, ""), month_live_gb=[""] * len(months),
+                   month_total_gb=[""] * len(months))
+    else:
+        part = {row[0]: row[1] for row in breakdown[1:]}
+        live = [_index_gb(v, n)[-1][1] * rep for n in entities]
+        total = [sum(live[m - k + 1:m + 1]) for m, k in zip(months, kept, strict=True)]
+        out.update({
+            "vectors_gb": part["vectors"],
+            "links_gb": part["graph links, level 0"] + part["graph links, upper levels"],
+            "graph_book_gb": part["graph bookkeeping"], "codes_gb": part["PQ codes"] + part["ids"],
+            "centroids_gb": part["centroids and codebooks"], "index_gb": part["total"],
+            "index_bytes_per_vector": call("VECTOR_INDEX_MEM", count, dim, v["index"], prec, "B", v["m"],
+                                           v["code_bytes"], None if v["lists"] == 0 else v["lists"]) / count,
+            "index_vs_raw": part["total"] / embed_storage(count, dim, prec), "indexed_gb": part["total"] * rep,
+            "month_live_gb": live, "month_total_gb": total, "live_12_gb": live[-1], "total_12_gb": total[-1],
+        })
+    daily, days, growth, hot = v["daily_gb"] * 1e9, v["retention_days"], v["daily_growth"], v["hot_days"]
+    written = _refused(lambda: call("RETAINED_STORAGE", daily, days, 1, 0, "TB", 1, growth))
+    recent = _refused(lambda: call("RETAINED_STORAGE_BREAKDOWN", daily, days, 1, 0, "TB", 1, growth, hot)[1][1])
+    retained = _refused(lambda: call("RETAINED_STORAGE_BREAKDOWN", daily, days, v["retained_replication"],
+                                     v["retained_overhead"], "TB", v["retained_compression"], growth, hot))
+    out.update(written_tb="" if written is None else written, recent_tb="" if recent is None else recent)
+    if retained is None:
+        out.update(hot_tb="", cold_tb="", retained_tb="", check_window=(
+            storage.TOO_FAST if written is None else
+            f"more hot days than the window ({days}): the hot tier holds the most recent days" if hot > days else
+            "more than 1e30 bytes kept: lower the daily volume, copies or window"))
+    else:
+        out.update(hot_tb=retained[1][1], cold_tb=retained[2][1], retained_tb=retained[3][1])
+    if breakdown is None or retained is None:
+        return {**out, "total_today_tb": "", "total_12_tb": ""}
+    return {
+        **out,
+        "total_today_tb": out["indexed_gb"] / 1000 + corpus[4][1] + retained[3][1],
+        "total_12_tb": out["total_12_gb"] / 1000 + corpus[4][1] + retained[3][1],
     }
 
 
@@ -449,7 +480,11 @@ CHOSEN: dict[str, list[dict[str, Any]]] = {
     # Each index type with automatic and given lists; no growth; a text figure given per token.
     "storage": [{"index": "ivfpq", "code_bytes": 16, "lists": 0}, {"index": "ivfflat", "lists": 4096},
                 {"index": "flat", "daily_growth": 0, "hot_days": 0, "tokenizer": "llama-2", "bytes_per_token": 4.5},
-                {"retention_days": 7, "hot_days": 7, "monthly_growth": 0}],
+                {"retention_days": 7, "hot_days": 7, "monthly_growth": 0},
+                # What the core refuses: blank results and a check that says why.
+                {"index": "ivfpq", "code_bytes": 48}, {"index": "ivfflat", "count": 100, "lists": 1000},
+                {"retention_days": 5, "hot_days": 7}, {"retention_days": 100000, "daily_growth": 0.01},
+                {"daily_gb": 1e15, "retention_days": 100000, "daily_growth": 0, "retained_replication": 100}],
     "cheatsheet": [],
     # Each index type; row-wise and element-wise optimizers; no growth; automatic IVF lists.
     "recsys": [{"index": "ivfpq", "code_bytes": 16, "lists": 0}, {"index": "ivfflat", "lists": 4096},

@@ -74,7 +74,9 @@ _INDEX_FITS = 'AND(out_check_pq="OK",out_check_lists="OK")'
 #: so a text in either cell never reaches LN.
 _GROWTH_HOLDS = ('IF(AND(out_input_daily_growth="OK",out_input_retention_days="OK"),'
                  "in_retention_days*LN(1+in_daily_growth)<=600,FALSE)")
-_TOO_FAST = "daily growth too fast for the window: the data would pass 1e30 bytes; lower it or shorten the window"
+_HOT_IN_WINDOW = ('IF(AND(out_input_hot_days="OK",out_input_retention_days="OK"),in_hot_days<=in_retention_days,'
+                  "FALSE)")
+TOO_FAST = "daily growth too fast for the window: the data would pass 1e30 bytes; lower it or shorten the window"
 
 
 def _note(name: str, i: int = 0) -> str:
@@ -205,7 +207,7 @@ def _retained(s: PlanSheet) -> None:
            when=_GROWTH_HOLDS)
     s.step("recent_tb", "Written over the hot days", "the same sum over the last hot days",
            f"{native.retained_recent(daily, growth, days, hot)}/1000", "TB", _note("RETAINED_STORAGE", 2),
-           style.DECIMAL, when=_GROWTH_HOLDS)
+           style.DECIMAL, when=f"AND({_GROWTH_HOLDS},{_HOT_IN_WINDOW})")
     s.step("kept_factor", "Bytes kept per byte written", "copies x (1 + overhead) / compression",
            "in_retained_replication*(1+in_retained_overhead)/in_retained_compression", "x",
            _note("RETAINED_STORAGE", 1), style.THREE_DECIMALS)
@@ -286,7 +288,7 @@ def _checks(s: PlanSheet) -> None:
             'IF(in_hot_days>in_retention_days,"more hot days than the window ("&in_retention_days&"): the hot tier '
             f'holds the most recent days",IF(out_written_tb*1E+12*out_kept_factor>{HUGE:.0E},"more than 1e30 bytes '
             'kept: lower the daily volume, copies or window","OK"))', "RETAINED_STORAGE refuses the same",
-            not_run=_TOO_FAST)
+            not_run=TOO_FAST)
     s.checks()
 
 
