@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment
+from openpyxl.utils import get_column_letter
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.pagebreak import Break
 
@@ -234,7 +235,7 @@ def _projection(s: PlanSheet) -> None:
     first, last = s.row, s.row + MONTHS
     months, live = f"$B${first}:$B${last}", f"$D${first}:$D${last}"
     growth = ("in_count", "in_monthly_growth")  # what column C needs: D and F read it by address
-    conditions: dict[int, frozenset[str]] = {}  # per column: what its cells need to show
+    conditions: dict[str, frozenset[str]] = {}  # per column letter: what its cells need to show
     for month in range(MONTHS + 1):
         r = s.row
         ws.cell(r, 2, month).number_format = style.COUNT
@@ -248,7 +249,7 @@ def _projection(s: PlanSheet) -> None:
                           also=(*growth, "out_index_gb", "in_replication", "in_retention"))),
         )
         for col, (formula, needs) in cells:
-            conditions[col] = needs
+            conditions[get_column_letter(col)] = needs
             cell = ws.cell(r, col, f"={formula}")
             cell.number_format, cell.alignment = style.COUNT, _NUMBER
         s.row += 1
@@ -256,7 +257,7 @@ def _projection(s: PlanSheet) -> None:
     for name, col in (("month_entities", "C"), ("month_live_gb", "D"), ("month_snapshots", "E"),
                       ("month_total_gb", "F")):
         style.define(s.wb, f"out_{name}", ws, f"{col}{first}:{col}{last}")
-        s.conditions[f"out_{name}"] = conditions[ord(col) - ord("A") + 1]  # for the steps that read month 12
+        s.conditions[f"out_{name}"] = conditions[col]  # for the steps that read month 12
     s.section("7. In twelve months, and what to provision")
     s.step("entities_12", "Entities", "entities today x (1 + growth)^12", _last("out_month_entities"), "embeddings",
            "", style.COUNT)
