@@ -722,7 +722,8 @@ _USED_WHEN = {"code_bytes": {"index": "ivfpq"}, "lists": {"index": "ivfpq"}}
 
 
 def _used(name: str) -> dict[str, Any]:
-    return {"model": "custom"} if name.endswith("_custom") else _USED_WHEN.get(name, {})
+    custom = name.endswith("_custom") or name.startswith("cm_")  # the custom model's fields
+    return {"model": "custom"} if custom else _USED_WHEN.get(name, {})
 
 
 def _broken_inputs(module: Any) -> list[tuple[str, str, dict[str, Any]]]:

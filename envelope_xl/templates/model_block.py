@@ -129,7 +129,9 @@ FIGURES: dict[str, Figure] = {
     **{name: _group(i) for i, name in enumerate(_GROUPS)},
 }
 _BOOLEANS = {f.name for f in FIELDS if f.kind is bool} | {"is_mla", "is_moe"}
-_CONSISTENT = (f"OR({_IS_PRESET},AND(MOD({_cm('heads')},{_cm('kv_heads')})=0,"
+# MAX(1, ...): the condition sits in an AND with the input checks, which evaluates every argument,
+# so an emptied KV heads (0) must not divide by zero; its input check blanks the figures anyway.
+_CONSISTENT = (f"OR({_IS_PRESET},AND(MOD({_cm('heads')},MAX(1,{_cm('kv_heads')}))=0,"
                f"{_cm('experts_per_token')}<={_cm('experts')}))")
 
 
