@@ -41,8 +41,12 @@ SCALARS = (
 def add_defaults(wb: Workbook) -> None:
     ws = ref._sheet(wb, "Serving defaults", "Serving defaults: what real engines reach and keep",
                     "From envelope_xl/data/serving.toml. The plan's yellow inputs start from these values; "
-                    "change them there.")
+                    "change them in the plan.")
     rows = [(name, value, unit, readable(source)) for name, value, unit, source in SCALARS]
+    rows += [  # the efficiencies by precision are on the next sheet; their sources here, where they read whole
+        ("compute_efficiency", None, "by precision", readable(data.compute_efficiency(_BF16).source)),
+        ("mfu (prefill)", None, "by precision", readable(data.prefill_mfu(_BF16).source)),
+    ]
     ref._table(ws, ("setting", "value", "unit", "source"), rows, (22, 10, 12, 90), formats={2: "#,##0.00###"})
 
 
@@ -57,15 +61,11 @@ def add_by_precision(wb: Workbook) -> None:
             for p in precisions]
     headers = ("precision", "KV cache (auto)", "scale bits per weight", "decode compute efficiency",
                "prefill efficiency (MFU)", "source of the scales")
-    first = ref._table(ws, headers, rows, (12, 11, 11, 12, 12, 60), formats={3: "0.00000", 4: "0%", 5: "0%"})
+    first = ref._table(ws, headers, rows, (12, 11, 12, 17, 17, 54), formats={3: "0.00000", 4: "0%", 5: "0%"})
     n = len(rows)
     for name, col in (("srv_prec_names", 1), ("srv_kv_auto", 2), ("srv_scale_bits", 3), ("srv_compute_eff", 4),
                       ("srv_prefill_mfu", 5)):
         style.define(wb, name, ws, ref._column(ws, col, first, n))
-    below = first + n + 1
-    efficiency = (f"Efficiencies: {readable(data.compute_efficiency(_BF16).source)} "
-                  f"Prefill: {readable(data.prefill_mfu(_BF16).source)}")
-    ws.cell(below, 1, efficiency).font = style.MUTED_FONT
     # The KV-cache drop-down: "auto" then every precision.
     col = len(headers) + 2
     style.header_row(ws, ref.FIRST_DATA_ROW - 1, ["KV-cache choices"], first_column=col)
