@@ -121,7 +121,7 @@ def _inputs(s: PlanSheet) -> None:
     s.section("1. Inputs: the yellow cells")
     model_block.inputs(s, default=str(d["model"]))
     s.input("precision", "Weight precision", d["precision"], "",
-            "format of the weights: int4/nf4/awq/gptq and fp4 quantize the blocks' linear layers (with their "
+            "format of the weights: int4, nf4 and fp4 quantize the blocks' linear layers (with their "
             "scales), embeddings, head and norms stay 16-bit", choice("prec_names", "a precision"), style.TEXT)
     s.input("kv_precision", "KV-cache precision", d["kv_precision"], "",
             f"format of the cached keys and values; {AUTO}: the weights' float format, bf16 for integer and "
