@@ -192,11 +192,19 @@ def add_lists(wb: Workbook) -> None:
         style.define(wb, name, ws, _column(ws, col, FIRST_DATA_ROW, len(values)))
 
 
+def add_model_figures(wb: Workbook) -> None:
+    """Every figure of every preset, for the plans' model block (see `model_block`)."""
+    from envelope_xl.templates.model_block import add_figures_sheet  # it builds on this module
+
+    add_figures_sheet(wb)
+
+
 TABLES = {
     "precisions": add_precisions,
     "optimizers": add_optimizers,
     "gpus": add_gpus,
     "models": add_models,
+    "model_figures": add_model_figures,
     "lists": add_lists,
 }
 
