@@ -44,6 +44,7 @@ from envelope_xl import (
 from envelope_xl.catalog import call
 from envelope_xl.core import cluster, peak_memory
 from envelope_xl.core.activations import layer_bytes, layer_input_bytes
+from envelope_xl.core.finetune import largest_matrix, layer_adapters, parse_targets, quantized_bytes
 from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.core.serving_data import scale_bits
 from envelope_xl.errors import InputError
@@ -104,7 +105,7 @@ def _training_plan(v: dict[str, Any], model: Any) -> Any:
     try:
         return peak_memory.make_plan(model, v["seq_len"], v["micro_batch"], v["precision"], v["optimizer"], v["gpus"],
                                      v["zero_stage"], v["recompute"], v["tp"], v["pp"], v["attention"], v["sp"],
-                                     offload=v["offload"], logit_bytes=v["logit_bytes"])
+                                     v["method"], v["lora_rank"], v["lora_targets"], v["offload"], v["logit_bytes"])
     except InputError:
         return None
 
@@ -146,6 +147,14 @@ def _step_message(v: dict[str, Any], arch: Any, dp: int) -> str:
     return "OK"
 
 
+def _adapter_values(v: dict[str, Any], arch: Any) -> dict[str, Any]:
+    """LoRA adapters per block of each kind (0 for full training or a kind the model lacks)."""
+    targets = parse_targets("lora_targets", v["lora_targets"])
+    present = {"dense": arch.layers > arch.moe_layers, "moe": arch.moe_layers > 0}
+    return {f"adapter_{kind}": layer_adapters(arch, kind == "moe", targets, v["lora_rank"]).params
+            if v["method"] != "full" and here else 0 for kind, here in present.items()}
+
+
 def _stage_values(plan: Any, key: str, stage: Any) -> dict[str, Any]:
     """One pipeline stage's rows: its blocks, parameters per GPU and TRAIN_PEAK_MEM's components."""
     parts = peak_memory.stage_parts(plan, stage)
@@ -155,11 +164,17 @@ def _stage_values(plan: Any, key: str, stage: Any) -> dict[str, Any]:
     outside = (lp.embedding if stage.first else 0) + ((lp.head + lp.final_norm) if stage.last else 0)
     if stage.first and stage.last and plan.arch.tied_embeddings:
         outside -= lp.head
-    names = ("weights", "", "gradients", "master", "optimizer", "activations", "logits", "transient", "reserve")
+    names = ("weights", "adapter_weights", "gradients", "master", "optimizer", "activations", "logits", "transient",
+             "reserve")
+    adapters = peak_memory.adapters_of(plan)
+    adapted = sum(n * adapters[k].params for k, n in ((False, stage.dense), (True, stage.moe))) / plan.tp \
+        if adapters else 0.0
+    params = (stage.dense * lp.dense + stage.moe * lp.moe + outside) / plan.tp
     return {
         **{f"{key}_{n}_gb": x / 1e9 for n, x in zip(names, parts, strict=False) if n},
         f"{key}_dense": stage.dense, f"{key}_moe": stage.moe,
-        f"{key}_params": (stage.dense * lp.dense + stage.moe * lp.moe + outside) / plan.tp,
+        f"{key}_params": params, f"{key}_adapters": adapted,
+        f"{key}_trained": params if plan.method == "full" else adapted,
         f"{key}_total_gb": sum(parts[:-1]) / 1e9, f"{key}_host_gb": parts[-1] / 1e9,
         f"{key}_per_sequence_gb": (two - one) / 1e9,
     }
@@ -271,10 +286,9 @@ _MEMORY_ROWS = ("dp", "att_kept_gb", "att_all_gb", "mlp_dense_gb", "mlp_moe_gb",
                 "layer_dense_gb", "layer_moe_gb", "peak_gb", "peak_stage", "host_gb", "margin_gb", "fits",
                 "max_micro_batch", "step_states_gb",
                 *(f"{k}_{n}" for k in ("first", "last") for n in (
-                    "dense", "moe", "params", "weights_gb", "gradients_gb", "master_gb", "optimizer_gb",
-                    "activations_gb", "logits_gb", "transient_gb", "reserve_gb", "total_gb", "per_sequence_gb",
-                    "host_gb")))
-
+                    "dense", "moe", "params", "adapters", "trained", "weights_gb", "adapter_weights_gb",
+                    "gradients_gb", "master_gb", "optimizer_gb", "activations_gb", "logits_gb", "transient_gb",
+                    "reserve_gb", "total_gb", "per_sequence_gb", "host_gb")))
 
 def expected_training(v: dict[str, Any]) -> dict[str, Any]:
     """Every output of the training plan from the core: TRAIN_PEAK_MEM (its plan and stages),
@@ -289,7 +303,11 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         **{name: model_block.FIGURES[name].of(arch) for name in training.FIGURES},
         "bytes": b, "optimizer_bytes": OPTIMIZERS.get("optimizer", opt).state_bytes,
-        "master_bytes": train_mem(1, prec, "sgd", unit="B") - 2 * b,
+        "master_bytes": peak_memory.MASTER_BYTES if v["method"] == "full" and b < peak_memory.MASTER_BYTES else 0,
+        "base_bytes": quantized_bytes(PRECISIONS.get("precision", "nf4")) if v["method"] == "qlora" else b,
+        "linear_dense": lp.linear_dense if arch.layers > arch.moe_layers else 0,
+        "linear_moe": lp.linear_moe if arch.moe_layers else 0,
+        **_adapter_values(v, arch), "largest_matrix": largest_matrix(arch),
         "block_dense": lp.dense if arch.layers > arch.moe_layers else 0, "block_moe": lp.moe if arch.moe_layers else 0,
         "embed_params": lp.embedding, "head_params": lp.head, "final_norm_params": lp.final_norm,
         "gpu_memory_gb": memory, "global_tokens": v["global_batch"] * v["seq_len"],
@@ -300,7 +318,9 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
         "tokens_vs_chinchilla": v["tokens"] / chinchilla_tokens(arch.total_params),
         **dict.fromkeys((*_MEMORY_ROWS, *_STEP_ROWS, *_GOODPUT_ROWS), ""),
         "check_custom_model": "OK", "check_layout": _layout_message(v, arch), "check_fit": _NOT_RUN,
-        "check_step": _NOT_RUN, "check_step_states": _NOT_RUN, "check_goodput": _NO_STEP,
+        "check_step": _NOT_RUN, "check_step_states": training.NO_STATES, "check_goodput": _NO_STEP,
+        "check_method": "OK" if v["method"] == "full" else "step and training time are estimated for full training "
+        "only: TRAIN_STEP_TIME counts every gradient and 6 FLOPs per parameter and token",
         "check_peak": "OK" if peak_tflops else (f"{gpu} publishes no {PRECISIONS.get('precision', prec).peak_field} "
                                                "peak: pick another precision or GPU"),
     }
@@ -311,7 +331,8 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
                                                          "in Intra-node link")
     if plan is None:
         return out
-    kwargs = dict(attention=v["attention"], sp=v["sp"], offload=v["offload"], logit_bytes=v["logit_bytes"])
+    kwargs = dict(attention=v["attention"], sp=v["sp"], method=v["method"], lora_rank=v["lora_rank"],
+                  lora_targets=v["lora_targets"], offload=v["offload"], logit_bytes=v["logit_bytes"])
     args = (model, v["seq_len"], v["micro_batch"], prec, opt, v["gpus"], v["zero_stage"], v["recompute"], v["tp"],
             v["pp"])
     breakdown = dict((row[0], row[1]) for row in call("TRAIN_PEAK_MEM_BREAKDOWN", *args, **kwargs)[1:])
@@ -322,6 +343,7 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
     first, last = _stage_values(plan, "first", stages[0]), _stage_values(plan, "last", stages[-1])
     at_peak = last if last["last_total_gb"] > first["first_total_gb"] else first
     assert math.isclose(sum(v for k, v in at_peak.items() if k.endswith("_total_gb")), peak, rel_tol=1e-12)
+    full = v["method"] == "full"
     states = call("TRAIN_MEM", arch.total_params / (v["tp"] * v["pp"]), prec, "adam", plan.dp, v["zero_stage"])
     out |= {
         "dp": plan.dp, **_block_values(plan), **first, **last, "peak_gb": peak,
@@ -329,10 +351,11 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
         "host_gb": breakdown[peak_memory.CPU_ROW], "margin_gb": memory - peak,
         "fits": "yes" if memory - peak >= 0 else "no", "max_micro_batch": largest,
         "check_fit": _fit_message(v, peak, memory, largest), "check_step": _step_message(v, arch, plan.dp),
-        "step_states_gb": states, "check_step_states": "OK" if states <= memory else
-        f"the model states alone need {states:,.1f} GB per GPU: raise the ZeRO stage, tp or pp",
     }
-    runs = (out["check_step"] == "OK" and peak_tflops and links["intra_link"] and states <= memory
+    if full:
+        out |= {"step_states_gb": states, "check_step_states": "OK" if states <= memory else
+                f"the model states alone need {states:,.1f} GB per GPU: raise the ZeRO stage, tp or pp"}
+    runs = (full and out["check_step"] == "OK" and peak_tflops and links["intra_link"] and states <= memory
             and peak <= memory)
     if runs:
         out |= _step_time(v, model, arch, links)
@@ -537,6 +560,8 @@ def random_training(rng: random.Random) -> dict[str, Any]:
     return {
         "model": model, **custom, "precision": rng.choice(["bf16"] * 6 + TRAINABLE),
         "optimizer": rng.choice(list(OPTIMIZERS)), "zero_stage": rng.choice([0, 1, 2, 3, 3, 3]),
+        "method": rng.choice(["full"] * 4 + ["lora", "qlora"]), "lora_rank": rng.choice([8, 16, 64]),
+        "lora_targets": rng.choice(training_tables.LORA_TARGETS),
         "offload": rng.choice(["none"] * 6 + ["optimizer", "optimizer+params"]), "gpu": rng.choice(list(GPUS)),
         "gpus": gpus, "tp": tp, "pp": pp, "sp": rng.random() < 0.7,
         "attention": rng.choice(["flash", "flash", "eager"]), "recompute": rng.choice(list(RECOMPUTE)),
@@ -638,6 +663,10 @@ CHOSEN: dict[str, list[dict[str, Any]]] = {
         {"model": "llama-3-8b", "gpus": 8, "zero_stage": 2, "offload": "optimizer", "global_batch": 64},
         {"model": "llama-3-70b", "gpus": 8, "global_batch": 64},
         {"tp": 3},
+        {"model": "llama-3-70b", "gpus": 1, "method": "qlora", "lora_rank": 16, "recompute": "full",
+         "global_batch": 16},
+        {"model": "mixtral-8x7b", "gpus": 8, "method": "lora", "lora_targets": "q,v", "zero_stage": 3,
+         "offload": "optimizer+params", "global_batch": 8},
     ],
     "serving": [
         {"gpu": "L4"},  # batch 32 does not fit (7 does): the plan runs 7
@@ -881,7 +910,8 @@ _NOT_A_CHOICE = "no-such-choice"
 
 #: Inputs that count only in some cases (greyed out otherwise, and then never flagged), with a case
 #: where they count.
-_USED_WHEN = {"code_bytes": {"index": "ivfpq"}, "lists": {"index": "ivfpq"}}
+_USED_WHEN = {"code_bytes": {"index": "ivfpq"}, "lists": {"index": "ivfpq"}, "lora_rank": {"method": "lora"},
+              "lora_targets": {"method": "lora"}}
 
 
 def _used(name: str) -> dict[str, Any]:

@@ -46,6 +46,9 @@ DEFAULTS = {
     "optimizer": "adam",
     "zero_stage": 1,
     "offload": "none",
+    "method": "full",
+    "lora_rank": TRAINING.lora_rank,
+    "lora_targets": "all",
     "gpu": "H100-SXM",
     "gpus": 512,
     "tp": 1,
@@ -73,6 +76,8 @@ DEFAULTS = {
 _FULL = 'in_recompute="full"'
 _OFF_OPT = 'in_offload<>"none"'
 _OFF_PARAMS = 'in_offload="optimizer+params"'
+_FULL_TRAINING, _QLORA = 'in_method="full"', 'in_method="qlora"'
+_FINE_TUNING = 'in_method<>"full"'
 _KV_HEADS = "IF(out_is_mla,out_heads,out_kv_heads)"  # MLA keeps a K and V per query head
 #: The layout TRAIN_PEAK_MEM accepts: tp x pp divides the GPUs, whole layers per stage, whole
 #: heads per tensor-parallel rank, and offload with the ZeRO stage it needs.
@@ -88,7 +93,7 @@ _ADAM = ref.optimizer_bytes('"adam"')
 #: the node, and its own model-state check (Adam over params / (tp x pp)).
 _PEAK = ref.gpu_figure("in_gpu", ref.peak_field("in_precision"))
 _STEP_RUNS = (
-    "AND(MOD(out_layers,in_pp)=0,OR(MOD(in_gpus_per_node,in_tp)=0,MOD(in_tp,in_gpus_per_node)=0),"
+    f"AND({_FULL_TRAINING},MOD(out_layers,in_pp)=0,OR(MOD(in_gpus_per_node,in_tp)=0,MOD(in_tp,in_gpus_per_node)=0),"
     f'MOD(in_global_batch,in_micro_batch*out_dp)=0,{_PEAK}>0,out_intra_link<>"",'
     "out_step_states_gb<=out_gpu_memory_gb)"
 )
@@ -97,6 +102,7 @@ _GB = 1e9
 _HAS_LINK = 'out_intra_link<>""'
 NOT_RUN = "not checked: the layout cannot run (see the layout check)"
 NO_STEP = "not checked: the step cannot run (see the checks above)"
+NO_STATES = "not checked: full training on a layout that runs only"
 
 
 def _safe(condition: str) -> str:
@@ -121,6 +127,14 @@ def _inputs(s: PlanSheet) -> None:
             "none; optimizer (ZeRO-Offload: gradients, master weights, optimizer states, needs ZeRO 1+); "
             "optimizer+params (ZeRO-Infinity: the weights too, needs ZeRO 3)", choice("list_offload", "an offload"),
             style.TEXT)
+    s.input("method", "Training method", d["method"], "", "full (every weight trained), lora (frozen base, "
+            "adapters trained) or qlora (the base's linear layers in nf4)", choice("list_methods", "a method"),
+            style.TEXT)
+    s.input("lora_rank", "LoRA rank", d["lora_rank"], "", f"rank r of each adapter. Default: "
+            f"{readable(TRAINING.lora_source)}", whole_between(1, 100_000), style.COUNT, unused_when=_FULL_TRAINING)
+    s.input("lora_targets", "LoRA targets", d["lora_targets"], "", "the linear layers adapted: all, attention "
+            "(q, k, v, o), mlp (gate, up, down) or a list (LoRA targets on the Training defaults sheet)",
+            choice("list_lora_targets", "a target set"), style.TEXT, unused_when=_FULL_TRAINING)
     s.input("gpu", "GPU type", d["gpu"], "", "accelerator, from the GPUs sheet", choice("gpu_names", "a GPU"),
             style.TEXT)
     s.input("gpus", "GPU count", d["gpus"], "GPUs", "GPUs training together: tp x pp x data-parallel replicas",
@@ -196,9 +210,13 @@ def _layout(s: PlanSheet) -> None:
            style.BYTES_EACH)
     s.step("optimizer_bytes", "Optimizer state per parameter", "state bytes of the optimizer (Optimizers sheet)",
            ref.optimizer_bytes("in_optimizer"), "bytes", "Adam keeps m and v in fp32: 4 + 4 bytes", style.BYTES_EACH)
-    s.step("master_bytes", "fp32 master copy per parameter", "4 bytes when the precision is below 4 bytes, else 0",
-           "IF(out_bytes<td_master_bytes,td_master_bytes,0)", "bytes",
-           "mixed precision keeps an fp32 master copy (Micikevicius et al. 2018)", style.BYTES_EACH)
+    s.step("master_bytes", "fp32 master copy per parameter", "full training: 4 bytes when the precision is below "
+           "4 bytes, else 0", f"IF(AND({_FULL_TRAINING},out_bytes<td_master_bytes),td_master_bytes,0)", "bytes",
+           "mixed precision keeps an fp32 master copy (Micikevicius et al. 2018); LoRA adapters keep none "
+           "(Dettmers et al. 2023)", style.BYTES_EACH)
+    s.step("base_bytes", "Bytes per base weight", "QLoRA: nf4 with its constants (blocks' linear layers); else the "
+           "precision's", f"IF({_QLORA},td_qlora_base_bytes,out_bytes)", "bytes",
+           readable(TRAINING.quant_sources["nf4"]), style.THREE_DECIMALS)
     s.step("dp", "Data-parallel replicas", "GPUs / (tp x pp)", "in_gpus/(in_tp*in_pp)", "replicas",
            "ZeRO shards over them; blank when the layout cannot run (see the checks)", style.COUNT,
            key=True, when=_safe(_MEMORY_RUNS))
@@ -221,6 +239,42 @@ def _layout(s: PlanSheet) -> None:
            "with tied embeddings a pipelined last stage keeps its own copy", style.COUNT)
     s.step("final_norm_params", "Final norm (last stage)", "hidden (x 2 with biases)", "out_hidden*IF(out_bias,2,1)",
            "parameters", "before the output head", style.COUNT)
+    s.step("linear_dense", "Linear weights of a dense block", "attention + dense MLP (what QLoRA stores in nf4)",
+           f"IF(out_layers>out_moe_layers,out_p_attention/out_layers+{dense_mlp},0)", "parameters",
+           "norms, embedding and head stay in 16-bit", style.COUNT)
+    s.step("linear_moe", "Linear weights of an expert block", "attention + all experts + router",
+           f"IF(out_moe_layers>0,out_p_attention/out_layers+{moe_mlp}+out_p_router/out_moe_layers,0)", "parameters",
+           readable(TRAINING.quant_skip_source), style.COUNT)
+    _adapters(s)
+
+
+def _lora(matrix: str) -> str:
+    """1 when the chosen LoRA targets adapt `matrix` (q, k, v, o, gate, up, down), else 0."""
+    return f"INDEX(lora_{matrix},MATCH(in_lora_targets,list_lora_targets,0))"
+
+
+#: An adapted MLP matrix's count: gate (gated MLPs only), up and down, each with as many inputs + outputs.
+_MLP_ADAPTED = f"(IF(out_gated_mlp,{_lora('gate')},0)+{_lora('up')}+{_lora('down')})"
+
+
+def _adapters(s: PlanSheet) -> None:
+    """LoRA adapters per block: rank x (inputs + outputs) of each adapted matrix (Hu et al. 2021)."""
+    kv = _KV_HEADS
+    attention = (f"{_lora('q')}*(out_hidden+out_heads*out_qk_width)+{_lora('k')}*(out_hidden+{kv}*out_qk_width)"
+                 f"+{_lora('v')}*(out_hidden+{kv}*out_v_width)+{_lora('o')}*(out_heads*out_v_width+out_hidden)")
+    s.step("adapter_dense", "LoRA adapters of a dense block", "rank x (inputs + outputs) of each adapted matrix",
+           f"IF(AND({_FINE_TUNING},out_layers>out_moe_layers),in_lora_rank*({attention}"
+           f"+{_MLP_ADAPTED}*(out_hidden+out_ffn_hidden)),0)", "parameters",
+           f"0 for full training. {readable(TRAINING.lora_source)}", style.COUNT)
+    s.step("adapter_moe", "LoRA adapters of an expert block", "as above, every expert's MLP adapted",
+           f"IF(AND({_FINE_TUNING},out_moe_layers>0),in_lora_rank*({attention}+{_MLP_ADAPTED}"
+           "*(out_hidden+out_moe_ffn_hidden)*(out_experts+out_shared_experts)),0)", "parameters",
+           "MLA's low-rank projections adapted as if full", style.COUNT)
+    s.step("largest_matrix", "Largest linear weight of a block", "the largest of Q, K, V, output and MLP matrices",
+           f"MAX(out_hidden*out_heads*out_qk_width,out_hidden*{kv}*MAX(out_qk_width,out_v_width),"
+           "out_heads*out_v_width*out_hidden,IF(out_moe_layers>0,out_hidden*out_moe_ffn_hidden,0),"
+           "IF(out_layers>out_moe_layers,out_hidden*out_ffn_hidden,0))", "parameters",
+           "QLoRA dequantizes one weight at a time to 16-bit", style.COUNT)
 
 
 def _activations(s: PlanSheet) -> None:
@@ -231,7 +285,9 @@ def _activations(s: PlanSheet) -> None:
     mask = f"IF(out_bias,{MASK_BYTES},0)"
     latent = ("IF(out_is_mla,2*out_q_lora_rank+2*out_kv_lora_rank+out_qk_rope_head_dim,0)"
               "+IF(out_qk_norm,(out_heads+out_kv_heads)*out_head_dim,0)")
-    att_whole = f"({ACT_BYTES}*out_hidden+{mask}*out_hidden+{ACT_BYTES}*({latent}))/{whole}"
+    ranks = f"IF({_FINE_TUNING},in_lora_rank,0)"  # each adapter keeps its r-wide product
+    att_ranks = f"{ranks}*({_lora('q')}+{_lora('k')}+{_lora('v')}+{_lora('o')})"
+    att_whole = f"({ACT_BYTES}*out_hidden+{mask}*out_hidden+{ACT_BYTES}*({latent}+{att_ranks}))/{whole}"
     att_split = f"{ACT_BYTES}*({q}*out_qk_width+{kv}*out_qk_width+{kv}*out_v_width+{q}*out_v_width)"
 
     def attention(kept: str) -> str:
@@ -252,16 +308,17 @@ def _activations(s: PlanSheet) -> None:
            attention("TRUE"), "GB", "what full recomputation rebuilds for the block in its backward pass",
            style.THREE_DECIMALS, when=_safe(_MEMORY_RUNS))
     per_unit = f"IF(out_gated_mlp,{ACT_BYTES * GATED_MLP_VALUES},{ACT_BYTES * PLAIN_MLP_VALUES})"
-    mlp_whole = f"({ACT_BYTES}*out_hidden+{mask}*out_hidden)"
+    mlp_whole = f"({ACT_BYTES}*out_hidden+{mask}*out_hidden+{ACT_BYTES}*{ranks}*{_MLP_ADAPTED}*{{}})"
     s.step("mlp_dense_gb", "Dense MLP", "tokens x (input, mask [/tp with sp] + inner width x 8 bytes gated "
            "(4 plain) / tp)",
-           f"IF(out_layers>out_moe_layers,{tokens}*({mlp_whole}/{whole}+out_ffn_hidden*{per_unit}/in_tp)/1e9,0)",
+           f"IF(out_layers>out_moe_layers,{tokens}*({mlp_whole.format(1)}/{whole}+out_ffn_hidden*{per_unit}/in_tp)/1e9,0)",
            "GB", "a gated MLP keeps gate, up, SiLU output and product (PyTorch autograd, no fused kernel)",
            style.THREE_DECIMALS, when=_safe(_MEMORY_RUNS))
     routed = f"out_experts_per_token*2*{ACT_BYTES}*out_hidden"  # dispatched copy and output of each routed expert
+    experts = "(out_experts_per_token+out_shared_experts)"  # the experts a token runs
     s.step("mlp_moe_gb", "Expert MLP", "as the dense MLP for the routed + shared experts a token runs, plus each "
            "routed copy of the input and its output",
-           f"IF(out_moe_layers>0,{tokens}*(({mlp_whole}+{routed})/{whole}"
+           f"IF(out_moe_layers>0,{tokens}*(({mlp_whole.format(experts)}+{routed})/{whole}"
            f"+(out_experts_per_token+out_shared_experts)*out_moe_ffn_hidden*{per_unit}/in_tp)/1e9,0)",
            "GB", "0 for a dense model", style.THREE_DECIMALS, when=_safe(_MEMORY_RUNS))
     s.step("norms_gb", "Norms", "tokens x norms per block x 2 bytes x hidden [/tp with sp]",
@@ -292,16 +349,30 @@ def _stage(s: PlanSheet, key: str, number: int, title: str, first: str, last: st
            f"({o}dense*out_block_dense+{o}moe*out_block_moe+{outside})/in_tp", "parameters",
            "tensor parallelism splits every matrix; one matrix serves as embedding and head when tied and not "
            "pipelined", style.COUNT)
-    p = f"{o}params"
-    s.step(f"{key}_weights_gb", "Weights", "parameters x bytes [/ dp at ZeRO-3]; 0 with parameter offload",
-           f"IF({_OFF_PARAMS},0,{p}*out_bytes/IF(in_zero_stage>=3,out_dp,1)/1e9)", "GB", "ZeRO-3 shards the weights")
-    s.step(f"{key}_gradients_gb", "Gradients", "parameters x bytes [/ dp at ZeRO-2+]; 0 when offloaded",
-           f"IF({_OFF_OPT},0,{p}*out_bytes/IF(in_zero_stage>=2,out_dp,1)/1e9)", "GB", "ZeRO-2 and 3 shard them")
-    s.step(f"{key}_master_gb", "fp32 master weights", "parameters x master bytes [/ dp at ZeRO-1+]; 0 offloaded",
-           f"IF({_OFF_OPT},0,{p}*out_master_bytes/IF(in_zero_stage>=1,out_dp,1)/1e9)", "GB",
+    s.step(f"{key}_adapters", "LoRA adapters per GPU", "(dense blocks x adapters + expert blocks x adapters) / tp",
+           f"({o}dense*out_adapter_dense+{o}moe*out_adapter_moe)/in_tp", "parameters", "0 for full training",
+           style.COUNT)
+    s.step(f"{key}_trained", "Trained parameters per GPU", "full training: the parameters; LoRA/QLoRA: the adapters",
+           f"IF({_FULL_TRAINING},{o}params,{o}adapters)", "parameters", "they get gradients and optimizer states",
+           style.COUNT)
+    p, trained = f"{o}params", f"{o}trained"
+    # The base's bytes per GPU before ZeRO: QLoRA keeps the blocks' linear layers in nf4 and the rest
+    # (norms, embedding, head) in the compute precision; otherwise every weight in the precision.
+    linear = f"({o}dense*out_linear_dense+{o}moe*out_linear_moe)"
+    base = f"IF({_QLORA},({linear}*out_base_bytes+({p}*in_tp-{linear})*out_bytes)/in_tp,{p}*out_bytes)"
+    s.step(f"{key}_weights_gb", "Weights", "parameters x bytes [/ dp at ZeRO-3]; QLoRA: linear layers in nf4; "
+           "0 with parameter offload", f"IF({_OFF_PARAMS},0,{base}/IF(in_zero_stage>=3,out_dp,1)/1e9)", "GB",
+           "ZeRO-3 shards the weights")
+    s.step(f"{key}_adapter_weights_gb", "LoRA adapter weights", "adapters x bytes [/ dp at ZeRO-3]",
+           f"IF({_OFF_PARAMS},0,{o}adapters*out_bytes/IF(in_zero_stage>=3,out_dp,1)/1e9)", "GB",
+           readable(TRAINING.adapters_source))
+    s.step(f"{key}_gradients_gb", "Gradients", "trained parameters x bytes [/ dp at ZeRO-2+]; 0 when offloaded",
+           f"IF({_OFF_OPT},0,{trained}*out_bytes/IF(in_zero_stage>=2,out_dp,1)/1e9)", "GB", "ZeRO-2 and 3 shard them")
+    s.step(f"{key}_master_gb", "fp32 master weights", "trained x master bytes [/ dp at ZeRO-1+]; 0 offloaded",
+           f"IF({_OFF_OPT},0,{trained}*out_master_bytes/IF(in_zero_stage>=1,out_dp,1)/1e9)", "GB",
            "sharded with the optimizer states")
-    s.step(f"{key}_optimizer_gb", "Optimizer states", "parameters x state bytes [/ dp at ZeRO-1+]; 0 offloaded",
-           f"IF({_OFF_OPT},0,{p}*out_optimizer_bytes/IF(in_zero_stage>=1,out_dp,1)/1e9)", "GB",
+    s.step(f"{key}_optimizer_gb", "Optimizer states", "trained x state bytes [/ dp at ZeRO-1+]; 0 offloaded",
+           f"IF({_OFF_OPT},0,{trained}*out_optimizer_bytes/IF(in_zero_stage>=1,out_dp,1)/1e9)", "GB",
            "ZeRO-1 and up shard them (Rajbhandari et al. 2020)")
     s.step(f"{key}_activations_gb", "Activations", "micro-batches in flight x (dense blocks x dense block + "
            "expert blocks x expert block)", f"{in_flight}*({o}dense*out_layer_dense_gb+{o}moe*out_layer_moe_gb)",
@@ -315,18 +386,24 @@ def _stage(s: PlanSheet, key: str, number: int, title: str, first: str, last: st
     # plus ZeRO-3's gathered blocks and held gradients, or ZeRO-1/2's reduce bucket, or DDP's bucket.
     recomputed = (f"IF({_FULL},MAX(IF({o}dense>0,out_att_all_gb+out_mlp_dense_gb+out_norms_gb,0),"
                   f"IF({o}moe>0,out_att_all_gb+out_mlp_moe_gb+out_norms_gb,0)),0)")
-    blocks = f"MAX(IF({o}dense>0,out_block_dense,0),IF({o}moe>0,out_block_moe,0))/in_tp"
-    gathered = (f"MAX({blocks},IF({first},out_embed_params/in_tp,0),IF({last},out_head_params/in_tp,0))"
-                "*out_bytes")
+    # ZeRO-3 gathers whole blocks (their weights, adapters included) and holds one block's gradients.
+    unit = ("(IF({q},out_linear_{k}*out_base_bytes+(out_block_{k}-out_linear_{k})*out_bytes,out_block_{k}*out_bytes)"
+            "+IF({f},0,out_adapter_{k}*out_bytes))/in_tp")
+    units = [(f"IF({o}{k}>0,{unit.format(q=_QLORA, f=_FULL_TRAINING, k=k)},0)",
+              f"IF({o}{k}>0,IF({_FULL_TRAINING},out_block_{k},out_adapter_{k}),0)/in_tp") for k in ("dense", "moe")]
+    gathered = (f"MAX({units[0][0]},{units[1][0]},IF({first},out_embed_params/in_tp*out_bytes,0),"
+                f"IF({last},out_head_params/in_tp*out_bytes,0))")
     buffers = (f"IF(AND(in_zero_stage=3,OR(out_dp>1,{_OFF_PARAMS})),td_zero3_gathered*{gathered}"
-               f"+td_zero3_reduced*{blocks}*out_bytes,"
-               f"IF(AND(in_zero_stage>=1,in_zero_stage<=2,OR(out_dp>1,{_OFF_OPT})),MIN(td_zero_bucket,{p})*out_bytes,"
-               f"IF(AND(in_zero_stage=0,out_dp>1),MIN(td_ddp_bucket_bytes,{p}*out_bytes),0)))/1e9")
+               f"+td_zero3_reduced*MAX({units[0][1]},{units[1][1]})*out_bytes,"
+               f"IF(AND(in_zero_stage>=1,in_zero_stage<=2,OR(out_dp>1,{_OFF_OPT})),"
+               f"MIN(td_zero_bucket,{trained})*out_bytes,"
+               f"IF(AND(in_zero_stage=0,out_dp>1),MIN(td_ddp_bucket_bytes,{trained}*out_bytes),0)))/1e9")
+    dequantized = f"IF({_QLORA},out_largest_matrix/in_tp*out_bytes/1e9,0)"  # one weight at a time in 16-bit
     s.step(f"{key}_transient_gb", "Transient working memory", "the block being recomputed (full) + ZeRO-3's 2 "
-           "gathered blocks and 1 block's gradients, or the ZeRO-1/2 bucket, or the DDP bucket",
-           f"{recomputed}+{buffers}", "GB", readable(TRAINING.zero3_source))
-    parts = [f"{o}{x}_gb" for x in ("weights", "gradients", "master", "optimizer", "activations", "logits",
-                                    "transient")]
+           "gathered blocks and 1 block's gradients, or the ZeRO-1/2 bucket, or the DDP bucket; QLoRA: one "
+           "dequantized matrix", f"{recomputed}+{buffers}+{dequantized}", "GB", readable(TRAINING.zero3_source))
+    parts = [f"{o}{x}_gb" for x in ("weights", "adapter_weights", "gradients", "master", "optimizer",
+                                    "activations", "logits", "transient")]
     s.step(f"{key}_reserve_gb", "Framework reserve", "CUDA context + allocator slack x everything above",
            f"td_cuda_context_gb+td_allocator_fraction*({'+'.join(parts)})", "GB",
            readable(TRAINING.cuda_context_source))
@@ -338,8 +415,8 @@ def _stage(s: PlanSheet, key: str, number: int, title: str, first: str, last: st
            "the peak grows linearly with the micro-batch")
     s.step(f"{key}_host_gb", "Host memory per GPU (offload)", "trained parameters / dp x (4 + 4 + optimizer "
            "bytes) [+ weights with parameter offload] x host buffer factor",
-           f"IF({_OFF_OPT},({p}/out_dp*(td_host_fp32_bytes+out_optimizer_bytes)"
-           f"+IF({_OFF_PARAMS},{p}*out_bytes/out_dp,0))*td_cpu_buffer/1e9,0)", "GB",
+           f"IF({_OFF_OPT},({trained}/out_dp*(td_host_fp32_bytes+out_optimizer_bytes)"
+           f"+IF({_OFF_PARAMS},({base}+{o}adapters*out_bytes)/out_dp,0))*td_cpu_buffer/1e9,0)", "GB",
            "CPU memory, not in the GPU total (Ren et al. 2021)")
 
 
@@ -423,7 +500,8 @@ def _step_time(s: PlanSheet) -> None:
            "out_params/(in_tp*in_pp)*(out_bytes/IF(in_zero_stage>=3,out_dp,1)+out_bytes/IF(in_zero_stage>=2,out_dp,1)"
            f"+out_master_bytes/IF(in_zero_stage>=1,out_dp,1)+{_ADAM}"
            "/IF(in_zero_stage>=1,out_dp,1))/1e9", "GB",
-           "TRAIN_STEP_TIME's own check that model states fit the GPU", when=_safe(_MEMORY_RUNS))
+           "TRAIN_STEP_TIME's own check that model states fit the GPU (full training)",
+           when=_safe(f"AND({_MEMORY_RUNS},{_FULL_TRAINING})"))
     s.step("global_tokens", "Tokens per step", "global batch x sequence length", "in_global_batch*in_seq_len",
            "tokens", "", style.COUNT)
     s.step("micro_batches", "Micro-batches per pipeline", "global batch / (micro-batch x replicas)",
@@ -605,9 +683,12 @@ def _checks(s: PlanSheet) -> None:
             'another precision or GPU")', "TRAIN_STEP_TIME refuses the same combination")
     s.check("check_link", "Intra-node link known?", "the GPU's own link, or one named",
             'IF(out_intra_link<>"","OK",in_gpu&" has no intra-node link in the catalog: name one in Intra-node link")')
+    s.check("check_method", "Step time for this method?", "the step time is modelled for full training",
+            f'IF({_FULL_TRAINING},"OK","step and training time are estimated for full training only: TRAIN_STEP_TIME '
+            'counts every gradient and 6 FLOPs per parameter and token")')
     s.check("check_step_states", "Model states fit (step time)?", "Adam states of params / (tp x pp) within the GPU",
             'IF(out_step_states_gb<=out_gpu_memory_gb,"OK","the model states alone need "&FIXED(out_step_states_gb,1)'
-            '&" GB per GPU: raise the ZeRO stage, tp or pp")', "TRAIN_STEP_TIME's own check", not_run=NOT_RUN)
+            '&" GB per GPU: raise the ZeRO stage, tp or pp")', "TRAIN_STEP_TIME's own check", not_run=NO_STATES)
     s.check("check_goodput", "Goodput at least 1%?", "the job trains at least 1% of its wall time",
             f'IF({_goodput_runs()},"OK","a job on "&in_gpus&" GPUs is interrupted too often to make progress: '
             'use fewer GPUs, or faster checkpoint writes and restarts")', "GOODPUT refuses the same",
@@ -617,7 +698,8 @@ def _checks(s: PlanSheet) -> None:
 
 def _chart_rows() -> tuple[tuple[str, str], ...]:
     """The bars of the memory chart: the components of the stage at the peak."""
-    labels = (("Weights", "weights"), ("Gradients", "gradients"), ("fp32 master weights", "master"),
+    labels = (("Weights", "weights"), ("LoRA adapter weights", "adapter_weights"), ("Gradients", "gradients"),
+              ("fp32 master weights", "master"),
               ("Optimizer states", "optimizer"), ("Activations", "activations"), ("Logits and loss", "logits"),
               ("Transient working memory", "transient"), ("Framework reserve", "reserve"))
     pick = "IF(out_last_total_gb>out_first_total_gb,out_last_{0}_gb,out_first_{0}_gb)"

@@ -10,8 +10,9 @@ from __future__ import annotations
 from openpyxl.workbook import Workbook
 
 from envelope_xl.core.activations import ATTENTION
+from envelope_xl.core.finetune import ATTENTION_MATRICES, METHOD, MLP_MATRICES, parse_targets
 from envelope_xl.core.peak_memory import HOST_FP32_BYTES, MASTER_BYTES, OFFLOAD
-from envelope_xl.reference import GPUS, LINKS, TRAINING
+from envelope_xl.reference import GPUS, LINKS, PRECISIONS, TRAINING
 from envelope_xl.sources import readable
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
@@ -36,8 +37,21 @@ _DEFAULTS = (
      TRAINING.offload_source),
 )
 
+#: QLoRA's frozen base: stored in nf4 when the precision is a training format (as TRAIN_PEAK_MEM does).
+QLORA_STORAGE = "nf4"
+_NF4 = PRECISIONS.get("precision", QLORA_STORAGE)
+_DEFAULTS += (
+    ("td_qlora_base_bytes", "QLoRA base weight (nf4 + constants)",
+     _NF4.bytes + TRAINING.quant_constant_bits[QLORA_STORAGE] / 8, "bytes per weight",
+     f"{TRAINING.quant_sources[QLORA_STORAGE]}; {_NF4.source}"),
+)
+#: The LoRA target choices offered, and the matrices each adapts (PEFT's names).
+LORA_TARGETS = ("all", "attention", "mlp", "q,v", "q,k,v,o")
+MATRICES = ATTENTION_MATRICES + MLP_MATRICES
+
 #: The plan's drop-down lists: (defined name, header, values).
 LISTS = (
+    ("list_methods", "method", list(METHOD)),
     ("list_offload", "offload", list(OFFLOAD)),
     ("list_attention", "attention", list(ATTENTION)),
     ("list_links", "links", list(LINKS)),
@@ -83,3 +97,17 @@ def add_training_defaults(wb: Workbook) -> None:
         for r, value in enumerate(values, start=top + 1):
             ws.cell(r, col, value)
         style.define(wb, name, ws, ref._column(ws, col, top + 1, len(values)))
+    _add_lora_targets(wb, ws, top + 1 + max(len(v) for _, _, v in LISTS) + 1)
+
+
+def _add_lora_targets(wb: Workbook, ws: object, top: int) -> None:
+    """Each LoRA target choice and the matrices it adapts (1 or 0), as the core parses it."""
+    style.header_row(ws, top, ("LoRA targets", *MATRICES))
+    for r, choice in enumerate(LORA_TARGETS, start=top + 1):
+        chosen = parse_targets("lora_targets", choice)
+        ws.cell(r, 1, choice)
+        for col, matrix in enumerate(MATRICES, start=2):
+            ws.cell(r, col, int(matrix in chosen))
+    style.define(wb, "list_lora_targets", ws, ref._column(ws, 1, top + 1, len(LORA_TARGETS)))
+    for col, matrix in enumerate(MATRICES, start=2):
+        style.define(wb, f"lora_{matrix}", ws, ref._column(ws, col, top + 1, len(LORA_TARGETS)))
