@@ -120,14 +120,14 @@ def _layout_message(v: dict[str, Any], arch: Any) -> str:
     tp, pp, gpus = v["tp"], v["pp"], v["gpus"]
     kv = arch.heads if arch.is_mla else arch.kv_heads
     if gpus % (tp * pp):
-        return (f"tp x pp = {tp * pp} does not divide {gpus} GPUs: use a multiple of {tp * pp} GPUs, e.g. "
-                f"{max(1, _half_up(gpus / (tp * pp))) * tp * pp}")
+        near = max(1, _half_up(gpus / (tp * pp))) * tp * pp
+        return f"tp x pp = {tp * pp} does not divide {gpus} GPUs: use e.g. {near}"
     if pp > arch.layers:
-        return f"pp {pp} exceeds the {arch.layers} layers: each stage holds whole layers"
+        return f"pp {pp} exceeds the {arch.layers} layers: use pp <= {arch.layers}"
     if arch.heads % tp:
-        return f"tp {tp} does not divide the {arch.heads} heads: use a divisor of {arch.heads}"
+        return f"tp {tp} does not divide the {arch.heads} heads: use a divisor"
     if (kv >= tp and kv % tp) or (kv < tp and tp % kv):
-        return f"tp {tp} is neither a divisor nor a multiple of the {kv} KV heads"
+        return f"tp {tp} is no divisor or multiple of the {kv} KV heads"
     if v["offload"] != "none" and v["zero_stage"] < 1:
         return "optimizer offload needs ZeRO stage 1, 2 or 3"
     if v["offload"] == "optimizer+params" and v["zero_stage"] < 3:
@@ -138,11 +138,11 @@ def _layout_message(v: dict[str, Any], arch: Any) -> str:
 def _step_message(v: dict[str, Any], arch: Any, dp: int) -> str:
     tp, pp, node, per = v["tp"], v["pp"], v["gpus_per_node"], v["micro_batch"] * dp
     if arch.layers % pp:
-        return f"pp {pp} does not divide the {arch.layers} layers: the step time needs equal stages"
+        return f"pp {pp} does not divide the {arch.layers} layers (equal stages)"
     if node % tp and tp % node:
-        return f"tp {tp} is neither a divisor nor a multiple of the {node} GPUs per node"
+        return f"tp {tp} does not fit nodes of {node} GPUs"
     if v["global_batch"] % per:
-        return (f"global batch {v['global_batch']} is not a multiple of micro-batch x replicas = {per}: use e.g. "
+        return (f"global batch: a multiple of micro-batch x replicas = {per}, e.g. "
                 f"{max(1, _half_up(v['global_batch'] / per)) * per}")
     return "OK"
 
@@ -194,7 +194,7 @@ def _block_values(plan: Any) -> dict[str, Any]:
         mlp = kept[moe][1] if moe in shapes else 0.0
         out[f"mlp_{kind}_gb"] = mlp / 1e9
         keeps = layer_input if plan.recompute == "full" else kept[some][0] + mlp + kept[some][2]
-        out[f"layer_{kind}_gb"] = keeps / 1e9
+        out[f"layer_{kind}_gb"] = keeps / 1e9 if moe in shapes else 0.0
     return out
 
 
@@ -252,8 +252,7 @@ def _step_time(v: dict[str, Any], model: Any, arch: Any, links: dict[str, Any]) 
         "checkpoint_interval_s": call("CHECKPOINT_INTERVAL", write, v["gpus"], v["gpu_mtbf_hours"]),
         "steps": steps, "train_flops": steps * flops, "compute_days": steps * step / 86400,
         **dict.fromkeys(_GOODPUT_ROWS, ""),
-        "check_goodput": "a job on {} GPUs is interrupted too often to make progress: use fewer GPUs, or faster "
-        "checkpoint writes and restarts".format(v["gpus"]),
+        "check_goodput": f"interrupted too often on {v['gpus']} GPUs: fewer GPUs, faster checkpoints",
     }
     try:
         _, tau, failures, writes, lost, restarts, useful = FUNCTIONS["GOODPUT"].steps_fn(
@@ -273,11 +272,9 @@ def _step_time(v: dict[str, Any], model: Any, arch: Any, links: dict[str, Any]) 
 def _fit_message(v: dict[str, Any], peak: float, memory: float, largest: int) -> str:
     if peak <= memory:
         return "OK"
-    advice = (f"micro-batch {largest} fits (more gradient accumulation for the same global batch)" if largest else
-              "not even one sequence fits: raise the ZeRO stage, recompute, split with tp or pp, use more GPUs or "
-              "offload")
-    return (f"does not fit: {peak:,.1f} GB per GPU, {peak - memory:,.1f} GB more than the {v['gpu']}'s "
-            f"{memory:,.1f} GB; {advice}")
+    advice = (f"micro-batch {largest} fits (accumulate more)" if largest else
+              "raise ZeRO, recompute, tp, pp or GPUs; or offload")
+    return f"needs {peak:,.1f} of {memory:,.1f} GB: {advice}"
 
 
 _NOT_RUN, _NO_STEP = training.NOT_RUN, training.NO_STEP
@@ -319,16 +316,14 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
         **dict.fromkeys((*_MEMORY_ROWS, *_STEP_ROWS, *_GOODPUT_ROWS), ""),
         "check_custom_model": "OK", "check_layout": _layout_message(v, arch), "check_fit": _NOT_RUN,
         "check_step": _NOT_RUN, "check_step_states": training.NO_STATES, "check_goodput": _NO_STEP,
-        "check_method": "OK" if v["method"] == "full" else "step and training time are estimated for full training "
-        "only: TRAIN_STEP_TIME counts every gradient and 6 FLOPs per parameter and token",
+        "check_method": "OK" if v["method"] == "full" else "step and training time: for full training only",
         "check_peak": "OK" if peak_tflops else (f"{gpu} publishes no {PRECISIONS.get('precision', prec).peak_field} "
                                                "peak: pick another precision or GPU"),
     }
     plan = _training_plan(v, model)
     links = _links(v, plan.dp if plan else None)
     out |= links
-    out["check_link"] = "OK" if links["intra_link"] else (f"{gpu} has no intra-node link in the catalog: name one "
-                                                         "in Intra-node link")
+    out["check_link"] = "OK" if links["intra_link"] else f"{gpu} has no intra-node link: name one in Intra-node link"
     if plan is None:
         return out
     kwargs = dict(attention=v["attention"], sp=v["sp"], method=v["method"], lora_rank=v["lora_rank"],
@@ -354,7 +349,7 @@ def expected_training(v: dict[str, Any]) -> dict[str, Any]:
     }
     if full:
         out |= {"step_states_gb": states, "check_step_states": "OK" if states <= memory else
-                f"the model states alone need {states:,.1f} GB per GPU: raise the ZeRO stage, tp or pp"}
+                f"model states need {states:,.1f} GB per GPU: raise ZeRO, tp or pp"}
     runs = (full and out["check_step"] == "OK" and peak_tflops and links["intra_link"] and states <= memory
             and peak <= memory)
     if runs:

@@ -19,7 +19,7 @@ from envelope_xl.core.cluster import _TP_ALLREDUCES, COMPUTE_EFFICIENCY
 from envelope_xl.core.reliability import _MIN_GOODPUT, GPU_MTBF_HOURS
 from envelope_xl.reference import CLUSTER, TRAINING
 from envelope_xl.registry import FUNCTIONS
-from envelope_xl.sources import readable
+from envelope_xl.sources import brief
 from envelope_xl.templates import model_block, style
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import training_tables as tables
@@ -100,6 +100,9 @@ _STEP_RUNS = (
 _STEP_OK = f"AND({_STEP_RUNS},{_FITS})"
 _GB = 1e9
 _HAS_LINK = 'out_intra_link<>""'
+#: The note of a headline: the catalog function it equals, whose entry lists every source.
+_SAME = "Same as {0}; its sources: envelope-xl explain {0}"
+SHARE = "0.00%"  # shares of the wall time: 99.58%, 0.13%
 NOT_RUN = "not checked: the layout cannot run (see the layout check)"
 NO_STEP = "not checked: the step cannot run (see the checks above)"
 NO_STATES = "not checked: full training on a layout that runs only"
@@ -130,10 +133,10 @@ def _inputs(s: PlanSheet) -> None:
     s.input("method", "Training method", d["method"], "", "full (every weight trained), lora (frozen base, "
             "adapters trained) or qlora (the base's linear layers in nf4)", choice("list_methods", "a method"),
             style.TEXT)
-    s.input("lora_rank", "LoRA rank", d["lora_rank"], "", f"rank r of each adapter. Default: "
-            f"{readable(TRAINING.lora_source)}", whole_between(1, 100_000), style.COUNT, unused_when=_FULL_TRAINING)
+    s.input("lora_rank", "LoRA rank", d["lora_rank"], "", f"rank r of each adapter; default: PEFT's "
+            f"({brief(TRAINING.lora_source)})", whole_between(1, 100_000), style.COUNT, unused_when=_FULL_TRAINING)
     s.input("lora_targets", "LoRA targets", d["lora_targets"], "", "the linear layers adapted: all, attention "
-            "(q, k, v, o), mlp (gate, up, down) or a list (LoRA targets on the Training defaults sheet)",
+            "(q, k, v, o), mlp (gate, up, down) or a list (Training lists sheet)",
             choice("list_lora_targets", "a target set"), style.TEXT, unused_when=_FULL_TRAINING)
     s.input("gpu", "GPU type", d["gpu"], "", "accelerator, from the GPUs sheet", choice("gpu_names", "a GPU"),
             style.TEXT)
@@ -160,10 +163,11 @@ def _inputs(s: PlanSheet) -> None:
             "sequences per optimizer step, all replicas: a multiple of micro-batch x replicas",
             whole_at_least(1, 100_000_000), style.COUNT)
     s.input("logit_bytes", "Bytes per logit", d["logit_bytes"], "bytes",
-            f"logits and loss per vocabulary entry and token; 4 with a fused loss. Default: "
-            f"{readable(TRAINING.loss_source)}", between(0, 64), style.ONE_DECIMAL)
+            "logits and loss per vocabulary entry and token: 10 with an fp32 upcast (torchtune's measurement), 4 "
+            "with a fused loss (Megatron-LM)", between(0, 64), style.ONE_DECIMAL)
     s.input("compute_efficiency", "Compute efficiency", d["compute_efficiency"], "fraction",
-            f"share of the dense peak the matmuls reach. Default: {readable(CLUSTER['compute_efficiency']['source'])}",
+            f"share of the dense peak the matmuls reach; default fitted to Megatron-LM's step times "
+            f"({brief(CLUSTER['compute_efficiency']['source'])})",
             fraction(), style.PERCENT)
     s.input("overlap", "Data-parallel overlap", d["overlap"], "fraction",
             "share of the gradient reduction hidden behind compute (0: none)", between(0, 1), style.PERCENT)
@@ -177,7 +181,8 @@ def _inputs(s: PlanSheet) -> None:
     s.input("tokens", "Training tokens", d["tokens"], "tokens", "tokens seen during training (e.g. 2e12)",
             positive(1e16), style.COUNT)
     s.input("gpu_mtbf_hours", "MTBF per GPU", d["gpu_mtbf_hours"], "hours",
-            f"hours between interruptions of a job, per GPU. Default: {readable(CLUSTER['gpu_mtbf']['source'])}",
+            f"hours between interruptions of a job, per GPU; default: Llama 3's pre-training "
+            f"({brief(CLUSTER['gpu_mtbf']['source'])})",
             positive(1e9), style.COUNT)
     s.input("checkpoint_write_gbs", "Checkpoint write speed", d["checkpoint_write_gbs"], "GB/s",
             "sustained write throughput of your storage, all GPUs together (Llama 3's: 2,000 GB/s)",
@@ -216,7 +221,7 @@ def _layout(s: PlanSheet) -> None:
            "(Dettmers et al. 2023)", style.BYTES_EACH)
     s.step("base_bytes", "Bytes per base weight", "QLoRA: nf4 with its constants (blocks' linear layers); else the "
            "precision's", f"IF({_QLORA},td_qlora_base_bytes,out_bytes)", "bytes",
-           readable(TRAINING.quant_sources["nf4"]), style.THREE_DECIMALS)
+           brief(TRAINING.quant_sources["nf4"]), style.THREE_DECIMALS)
     s.step("dp", "Data-parallel replicas", "GPUs / (tp x pp)", "in_gpus/(in_tp*in_pp)", "replicas",
            "ZeRO shards over them; blank when the layout cannot run (see the checks)", style.COUNT,
            key=True, when=_safe(_MEMORY_RUNS))
@@ -244,7 +249,7 @@ def _layout(s: PlanSheet) -> None:
            "norms, embedding and head stay in 16-bit", style.COUNT)
     s.step("linear_moe", "Linear weights of an expert block", "attention + all experts + router",
            f"IF(out_moe_layers>0,out_p_attention/out_layers+{moe_mlp}+out_p_router/out_moe_layers,0)", "parameters",
-           readable(TRAINING.quant_skip_source), style.COUNT)
+           brief(TRAINING.quant_skip_source), style.COUNT)
     _adapters(s)
 
 
@@ -265,7 +270,7 @@ def _adapters(s: PlanSheet) -> None:
     s.step("adapter_dense", "LoRA adapters of a dense block", "rank x (inputs + outputs) of each adapted matrix",
            f"IF(AND({_FINE_TUNING},out_layers>out_moe_layers),in_lora_rank*({attention}"
            f"+{_MLP_ADAPTED}*(out_hidden+out_ffn_hidden)),0)", "parameters",
-           f"0 for full training. {readable(TRAINING.lora_source)}", style.COUNT)
+           f"0 for full training. {brief(TRAINING.lora_source)}", style.COUNT)
     s.step("adapter_moe", "LoRA adapters of an expert block", "as above, every expert's MLP adapted",
            f"IF(AND({_FINE_TUNING},out_moe_layers>0),in_lora_rank*({attention}+{_MLP_ADAPTED}"
            "*(out_hidden+out_moe_ffn_hidden)*(out_experts+out_shared_experts)),0)", "parameters",
@@ -327,10 +332,12 @@ def _activations(s: PlanSheet) -> None:
     s.step("layer_input_gb", "Block input (full recomputation)", "tokens x 2 bytes x hidden [/tp with sp]",
            f"{tokens}*{ACT_BYTES}*out_hidden/{whole}/1e9", "GB",
            "all that full recomputation keeps of a block", style.THREE_DECIMALS, when=_safe(_MEMORY_RUNS))
-    for kind, mlp in (("dense", "out_mlp_dense_gb"), ("moe", "out_mlp_moe_gb")):
+    for kind, mlp, here in (("dense", "out_mlp_dense_gb", "out_layers>out_moe_layers"),
+                            ("moe", "out_mlp_moe_gb", "out_moe_layers>0")):
         label = "Dense block" if kind == "dense" else "Expert block"
-        s.step(f"layer_{kind}_gb", f"{label} keeps", "full recomputation: its input; else attention + MLP + norms",
-               f"IF({_FULL},out_layer_input_gb,out_att_kept_gb+{mlp}+out_norms_gb)", "GB",
+        s.step(f"layer_{kind}_gb", f"{label} keeps", "full recomputation: its input; else attention + MLP + norms "
+               "(0 when the model has no such block)",
+               f"IF({here},IF({_FULL},out_layer_input_gb,out_att_kept_gb+{mlp}+out_norms_gb),0)", "GB",
                "Korthikanti et al. 2022 section 5 (recomputation)", style.THREE_DECIMALS, when=_safe(_MEMORY_RUNS))
 
 
@@ -365,7 +372,7 @@ def _stage(s: PlanSheet, key: str, number: int, title: str, first: str, last: st
            "ZeRO-3 shards the weights")
     s.step(f"{key}_adapter_weights_gb", "LoRA adapter weights", "adapters x bytes [/ dp at ZeRO-3]",
            f"IF({_OFF_PARAMS},0,{o}adapters*out_bytes/IF(in_zero_stage>=3,out_dp,1)/1e9)", "GB",
-           readable(TRAINING.adapters_source))
+           brief(TRAINING.adapters_source))
     s.step(f"{key}_gradients_gb", "Gradients", "trained parameters x bytes [/ dp at ZeRO-2+]; 0 when offloaded",
            f"IF({_OFF_OPT},0,{trained}*out_bytes/IF(in_zero_stage>=2,out_dp,1)/1e9)", "GB", "ZeRO-2 and 3 shard them")
     s.step(f"{key}_master_gb", "fp32 master weights", "trained x master bytes [/ dp at ZeRO-1+]; 0 offloaded",
@@ -381,7 +388,7 @@ def _stage(s: PlanSheet, key: str, number: int, title: str, first: str, last: st
     s.step(f"{key}_logits_gb", "Logits and loss", "tokens x (2 x 2 bytes x hidden [/tp with sp] + vocab / tp x "
            "bytes per logit), on the last stage",
            f"IF({last},in_seq_len*in_micro_batch*(2*{ACT_BYTES}*out_hidden/IF(in_sp,in_tp,1)"
-           "+out_vocab/in_tp*in_logit_bytes)/1e9,0)", "GB", readable(TRAINING.loss_source), when=_safe(_MEMORY_RUNS))
+           "+out_vocab/in_tp*in_logit_bytes)/1e9,0)", "GB", brief(TRAINING.loss_source), when=_safe(_MEMORY_RUNS))
     # Working memory of one block's backward pass: the block being recomputed (full recomputation),
     # plus ZeRO-3's gathered blocks and held gradients, or ZeRO-1/2's reduce bucket, or DDP's bucket.
     recomputed = (f"IF({_FULL},MAX(IF({o}dense>0,out_att_all_gb+out_mlp_dense_gb+out_norms_gb,0),"
@@ -401,12 +408,12 @@ def _stage(s: PlanSheet, key: str, number: int, title: str, first: str, last: st
     dequantized = f"IF({_QLORA},out_largest_matrix/in_tp*out_bytes/1e9,0)"  # one weight at a time in 16-bit
     s.step(f"{key}_transient_gb", "Transient working memory", "the block being recomputed (full) + ZeRO-3's 2 "
            "gathered blocks and 1 block's gradients, or the ZeRO-1/2 bucket, or the DDP bucket; QLoRA: one "
-           "dequantized matrix", f"{recomputed}+{buffers}+{dequantized}", "GB", readable(TRAINING.zero3_source))
+           "dequantized matrix", f"{recomputed}+{buffers}+{dequantized}", "GB", brief(TRAINING.zero3_source))
     parts = [f"{o}{x}_gb" for x in ("weights", "adapter_weights", "gradients", "master", "optimizer",
                                     "activations", "logits", "transient")]
     s.step(f"{key}_reserve_gb", "Framework reserve", "CUDA context + allocator slack x everything above",
            f"td_cuda_context_gb+td_allocator_fraction*({'+'.join(parts)})", "GB",
-           readable(TRAINING.cuda_context_source))
+           brief(TRAINING.cuda_context_source))
     s.step(f"{key}_total_gb", "Memory per GPU on this stage", "sum of the components above",
            f"{'+'.join(parts)}+{o}reserve_gb", "GB", "as TRAIN_PEAK_MEM counts this stage", key=True)
     s.step(f"{key}_per_sequence_gb", "Each further sequence adds", "(activations + logits + block recomputed) / "
@@ -433,10 +440,9 @@ def _stages(s: PlanSheet) -> None:
 
 
 def _peak(s: PlanSheet) -> None:
-    spec = FUNCTIONS["TRAIN_PEAK_MEM"]
     s.section("7. Peak memory per GPU: does it fit?")
     s.step("peak_gb", "Peak memory per GPU", "the larger of the two stages",
-           "MAX(out_first_total_gb,out_last_total_gb)", "GB", f"Same as TRAIN_PEAK_MEM. {readable(spec.source)}",
+           "MAX(out_first_total_gb,out_last_total_gb)", "GB", _SAME.format("TRAIN_PEAK_MEM"),
            key=True)
     s.step("peak_stage", "Stage at the peak", "first unless the last needs more",
            'IF(in_pp=1,"the only stage",IF(out_last_total_gb>out_first_total_gb,"last","first"))', "",
@@ -493,7 +499,6 @@ def _links(s: PlanSheet) -> None:
 
 
 def _step_time(s: PlanSheet) -> None:
-    spec = FUNCTIONS["TRAIN_STEP_TIME"]
     s.section("9. One training step")
     s.step("step_states_gb", "Model states for the step time", "Adam states of params / (tp x pp), ZeRO-sharded "
            "over the replicas (TRAIN_MEM)",
@@ -531,7 +536,7 @@ def _step_time(s: PlanSheet) -> None:
            f"IF(in_tp>1,out_micro_batches*INT(out_layers/in_pp)*{ars}*({one_tp}),0)", "s",
            "Shoeybi et al. 2019 section 3: two all-reduces forward, two backward", style.THREE_DECIMALS)
     s.step("bubble_s", "Pipeline bubble", "(pp - 1) / micro-batches x (compute + tensor-parallel)",
-           "(in_pp-1)/out_micro_batches*(out_compute_s+out_tp_s)", "s", readable(FUNCTIONS["PIPELINE_BUBBLE"].source),
+           "(in_pp-1)/out_micro_batches*(out_compute_s+out_tp_s)", "s", brief(FUNCTIONS["PIPELINE_BUBBLE"].source),
            style.THREE_DECIMALS)
     shard = f"out_params/(in_tp*in_pp)*{wire}"
     grads = ring.format(k=2, n="out_dp", size=shard, bw="out_dp_gbs", lat="out_dp_us")
@@ -539,7 +544,7 @@ def _step_time(s: PlanSheet) -> None:
     s.step("dp_raw_s", "Data-parallel communication", "ring all-reduce of the stage's gradients over the replicas "
            "[+ ZeRO-3's all-gather of its weights]",
            f"IF(out_dp>1,{grads}+IF(in_zero_stage>=3,{gathers},0),0)", "s",
-           readable(FUNCTIONS["ALLREDUCE_TIME"].source), style.THREE_DECIMALS, when=_safe(_STEP_OK))
+           brief(FUNCTIONS["ALLREDUCE_TIME"].source), style.THREE_DECIMALS, when=_safe(_STEP_OK))
     s.step("dp_exposed_share", "Share not hidden", "max(1 - overlap, 1 - compute / communication)",
            "IF(out_dp_raw_s>0,MAX((1-in_overlap)*out_dp_raw_s,out_dp_raw_s-out_compute_s)/out_dp_raw_s,0)", "",
            "what overlaps cannot exceed the compute", style.PERCENT)
@@ -549,7 +554,7 @@ def _step_time(s: PlanSheet) -> None:
            f"out_dp_exposed_share*IF(AND(out_dp>1,in_zero_stage>=3),{gathers},0)", "s", "", style.THREE_DECIMALS)
     s.step("step_s", "Step time", "compute + tensor-parallel + bubble + exposed data-parallel",
            "out_compute_s+out_tp_s+out_bubble_s+out_dp_grads_s+out_zero3_s", "s",
-           f"Same as TRAIN_STEP_TIME. {readable(spec.source)}", style.THREE_DECIMALS, key=True)
+           _SAME.format("TRAIN_STEP_TIME"), style.THREE_DECIMALS, key=True)
     s.step("mfu", "Model FLOPs utilisation (MFU)", "model FLOPs / GPUs / (peak x step time)",
            "out_model_flops/in_gpus/(out_peak_tflops*1e12*out_step_s)", "of peak",
            "what the step time implies; the compute efficiency less communication and bubble", style.PERCENT,
@@ -580,7 +585,7 @@ def _goodput(s: PlanSheet) -> None:
     s.section("10. Checkpoints and interruptions")
     s.step("checkpoint_gb", "Checkpoint size", "parameters x (bytes + master bytes + optimizer bytes)",
            "out_params*(out_bytes+out_master_bytes+out_optimizer_bytes)/1e9", "GB",
-           readable(FUNCTIONS["CHECKPOINT_SIZE"].source), when=_safe(_STEP_OK))
+           brief(FUNCTIONS["CHECKPOINT_SIZE"].source), when=_safe(_STEP_OK))
     s.step("checkpoint_write_s", "Checkpoint write time", "size / write speed",
            "out_checkpoint_gb/in_checkpoint_write_gbs", "s", "training pauses while it is written", style.ONE_DECIMAL)
     s.step("job_mtbf_h", "Job MTBF", "MTBF per GPU / GPUs", "in_gpu_mtbf_hours/in_gpus", "h",
@@ -589,7 +594,7 @@ def _goodput(s: PlanSheet) -> None:
     x = f"{d}/(2*{m})"
     s.step("checkpoint_interval_s", "Checkpoint interval", "Daly's optimum: sqrt(2 d M) (1 + sqrt(d/2M)/3 + "
            "(d/2M)/9) - d, M beyond 2M", f"IF({d}>=2*{m},{m},SQRT(2*{d}*{m})*(1+SQRT({x})/3+({x})/9)-{d})", "s",
-           readable(FUNCTIONS["CHECKPOINT_INTERVAL"].source), style.COUNT)
+           brief(FUNCTIONS["CHECKPOINT_INTERVAL"].source), style.COUNT)
     seg, rework = _segment_and_rework()
     s.step("interruptions_per_interval", "Interruptions per interval", "exp((tau + d) / M) - 1", _expm1(seg),
            "interruptions", "failures strike independently (Poisson), during writes and restarts too",
@@ -597,16 +602,16 @@ def _goodput(s: PlanSheet) -> None:
     s.step("wall_per_interval_s", "Wall time per interval", "M x (exp((tau + d)/M) - 1) x exp(R / M)",
            f"{m}*out_interruptions_per_interval*EXP({rework})", "s", "Daly 2006, complete model", style.COUNT)
     s.step("writes_share", "Checkpoint writes", "d / wall time per interval", f"{d}/out_wall_per_interval_s",
-           "of wall time", "", style.PERCENT)
+           "of wall time", "", SHARE)
     s.step("restarts_share", "Restarts", "M x (exp((tau + d)/M) - 1) x (exp(R/M) - 1) / wall time",
            f"{m}*out_interruptions_per_interval*{_expm1(rework)}/out_wall_per_interval_s", "of wall time", "",
-           style.PERCENT)
+           SHARE)
     s.step("goodput", "Goodput", "checkpoint interval / wall time per interval",
            "out_checkpoint_interval_s/out_wall_per_interval_s", "of wall time",
-           f"Same as GOODPUT. {readable(FUNCTIONS['GOODPUT'].source)}", style.PERCENT, key=True)
+           _SAME.format("GOODPUT"), SHARE, key=True)
     s.step("lost_share", "Work lost to interruptions", "1 - goodput - writes - restarts",
            "1-out_goodput-out_writes_share-out_restarts_share", "of wall time", "redone since the last checkpoint",
-           style.PERCENT)
+           SHARE)
 
 
 def _time_and_cost(s: PlanSheet) -> None:
@@ -621,7 +626,7 @@ def _time_and_cost(s: PlanSheet) -> None:
            "wall time with checkpoints, lost work and restarts", style.ONE_DECIMAL, key=True)
     s.step("interruptions", "Interruptions expected", "GPUs x days x 24 / MTBF per GPU",
            "in_gpus*out_train_days*24/in_gpu_mtbf_hours", "interruptions",
-           readable(FUNCTIONS["EXPECTED_INTERRUPTIONS"].source), style.ONE_DECIMAL)
+           brief(FUNCTIONS["EXPECTED_INTERRUPTIONS"].source), style.ONE_DECIMAL)
     s.step("gpu_hours", "GPU-hours", "training days x 24 x GPUs", "out_train_days*24*in_gpus", "GPU-hours",
            "every GPU held for the whole run", style.COUNT, key=True)
     s.step("cost_usd", "Cost", "GPU-hours x price per GPU-hour", "out_gpu_hours*in_usd_per_gpu_hour", "USD",
@@ -635,30 +640,39 @@ def _time_and_cost(s: PlanSheet) -> None:
 
 
 def _layout_check() -> str:
-    """What TRAIN_PEAK_MEM refuses about the layout, and what would run."""
+    """What TRAIN_PEAK_MEM refuses about the layout, and what would run (short: a message reads on
+    across the unit and note columns, no further)."""
     split = "in_tp*in_pp"
     near = f"MAX(1,ROUND(in_gpus/({split}),0))*{split}"
     return (
-        f'IF(MOD(in_gpus,{split})<>0,"tp x pp = "&{split}&" does not divide "&in_gpus&" GPUs: use a multiple of "'
-        f'&{split}&" GPUs, e.g. "&{near},'
-        'IF(in_pp>out_layers,"pp "&in_pp&" exceeds the "&out_layers&" layers: each stage holds whole layers",'
-        'IF(MOD(out_heads,in_tp)<>0,"tp "&in_tp&" does not divide the "&out_heads&" heads: use a divisor of "'
-        '&out_heads,'
+        f'IF(MOD(in_gpus,{split})<>0,"tp x pp = "&{split}&" does not divide "&in_gpus&" GPUs: use e.g. "&{near},'
+        'IF(in_pp>out_layers,"pp "&in_pp&" exceeds the "&out_layers&" layers: use pp <= "&out_layers,'
+        'IF(MOD(out_heads,in_tp)<>0,"tp "&in_tp&" does not divide the "&out_heads&" heads: use a divisor",'
         f'IF(IF({_KV_HEADS}>=in_tp,MOD({_KV_HEADS},in_tp)<>0,MOD(in_tp,{_KV_HEADS})<>0),"tp "&in_tp&'
-        f'" is neither a divisor nor a multiple of the "&{_KV_HEADS}&" KV heads",'
+        f'" is no divisor or multiple of the "&{_KV_HEADS}&" KV heads",'
         f'IF(AND({_OFF_OPT},in_zero_stage<1),"optimizer offload needs ZeRO stage 1, 2 or 3",'
         f'IF(AND({_OFF_PARAMS},in_zero_stage<3),"parameter offload needs ZeRO stage 3","OK"))))))'
     )
 
 
 def _fit_check() -> str:
-    gb = 'FIXED({0},1)&" GB"'
+    """How much the step needs, and the largest micro-batch that fits or the levers to pull."""
     return (
-        f'IF({_FITS},"OK","does not fit: "&{gb.format("out_peak_gb")}&" per GPU, "'
-        f'&{gb.format("out_peak_gb-out_gpu_memory_gb")}&" more than the "&in_gpu&"\'s "'
-        f'&{gb.format("out_gpu_memory_gb")}&"; "&IF(out_max_micro_batch>0,"micro-batch "&out_max_micro_batch&'
-        '" fits (more gradient accumulation for the same global batch)","not even one sequence fits: raise the '
-        'ZeRO stage, recompute, split with tp or pp, use more GPUs or offload"))'
+        f'IF({_FITS},"OK","needs "&FIXED(out_peak_gb,1)&" of "&FIXED(out_gpu_memory_gb,1)&" GB: "'
+        '&IF(out_max_micro_batch>0,"micro-batch "&out_max_micro_batch&" fits (accumulate more)",'
+        '"raise ZeRO, recompute, tp, pp or GPUs; or offload"))'
+    )
+
+
+def _step_check() -> str:
+    """What TRAIN_STEP_TIME refuses on top of TRAIN_PEAK_MEM, and what would run."""
+    per = "in_micro_batch*out_dp"
+    return (
+        'IF(MOD(out_layers,in_pp)<>0,"pp "&in_pp&" does not divide the "&out_layers&" layers (equal stages)",'
+        'IF(AND(MOD(in_gpus_per_node,in_tp)<>0,MOD(in_tp,in_gpus_per_node)<>0),"tp "&in_tp&" does not fit nodes of "'
+        '&in_gpus_per_node&" GPUs",'
+        f'IF(MOD(in_global_batch,{per})<>0,"global batch: a multiple of micro-batch x replicas = "&{per}&", e.g. "'
+        f'&MAX(1,ROUND(in_global_batch/({per}),0))*{per},"OK")))'
     )
 
 
@@ -669,30 +683,22 @@ def _checks(s: PlanSheet) -> None:
             "and the KV heads; offload with its ZeRO stage", _layout_check(), "TRAIN_PEAK_MEM refuses the same")
     s.check("check_fit", "Memory fits?", "the peak per GPU within the GPU's memory", _fit_check(),
             "TRAIN_PEAK_MEM and MAX_MICRO_BATCH", not_run=NOT_RUN)
-    stages = ('IF(MOD(out_layers,in_pp)<>0,"pp "&in_pp&" does not divide the "&out_layers&" layers: the step time '
-              'needs equal stages",')
-    nodes = ('IF(AND(MOD(in_gpus_per_node,in_tp)<>0,MOD(in_tp,in_gpus_per_node)<>0),"tp "&in_tp&" is neither a '
-             'divisor nor a multiple of the "&in_gpus_per_node&" GPUs per node",')
-    per = "in_micro_batch*out_dp"
-    batch = (f'IF(MOD(in_global_batch,{per})<>0,"global batch "&in_global_batch&" is not a multiple of micro-batch x '
-             f'replicas = "&{per}&": use e.g. "&MAX(1,ROUND(in_global_batch/({per}),0))*{per},')
     s.check("check_step", "Step runs?", "equal stages, tp within nodes, a global batch of whole micro-batches",
-            f'{stages}{nodes}{batch}"OK")))', "TRAIN_STEP_TIME refuses the same", not_run=NOT_RUN)
+            _step_check(), "TRAIN_STEP_TIME refuses the same", not_run=NOT_RUN)
     s.check("check_peak", "Peak published?", "the GPU must publish a peak for the precision",
             f'IF({_PEAK}>0,"OK",in_gpu&" publishes no "&{ref.peak_field("in_precision")}&" peak: pick '
             'another precision or GPU")', "TRAIN_STEP_TIME refuses the same combination")
     s.check("check_link", "Intra-node link known?", "the GPU's own link, or one named",
-            'IF(out_intra_link<>"","OK",in_gpu&" has no intra-node link in the catalog: name one in Intra-node link")')
-    s.check("check_method", "Step time for this method?", "the step time is modelled for full training",
-            f'IF({_FULL_TRAINING},"OK","step and training time are estimated for full training only: TRAIN_STEP_TIME '
-            'counts every gradient and 6 FLOPs per parameter and token")')
+            'IF(out_intra_link<>"","OK",in_gpu&" has no intra-node link: name one in Intra-node link")')
+    s.check("check_method", "Step time for this method?", "TRAIN_STEP_TIME counts every gradient and 6 FLOPs per "
+            "parameter and token: full training",
+            f'IF({_FULL_TRAINING},"OK","step and training time: for full training only")')
     s.check("check_step_states", "Model states fit (step time)?", "Adam states of params / (tp x pp) within the GPU",
-            'IF(out_step_states_gb<=out_gpu_memory_gb,"OK","the model states alone need "&FIXED(out_step_states_gb,1)'
-            '&" GB per GPU: raise the ZeRO stage, tp or pp")', "TRAIN_STEP_TIME's own check", not_run=NO_STATES)
+            'IF(out_step_states_gb<=out_gpu_memory_gb,"OK","model states need "&FIXED(out_step_states_gb,1)'
+            '&" GB per GPU: raise ZeRO, tp or pp")', "TRAIN_STEP_TIME's own check", not_run=NO_STATES)
     s.check("check_goodput", "Goodput at least 1%?", "the job trains at least 1% of its wall time",
-            f'IF({_goodput_runs()},"OK","a job on "&in_gpus&" GPUs is interrupted too often to make progress: '
-            'use fewer GPUs, or faster checkpoint writes and restarts")', "GOODPUT refuses the same",
-            not_run=NO_STEP)
+            f'IF({_goodput_runs()},"OK","interrupted too often on "&in_gpus&" GPUs: fewer GPUs, faster checkpoints")',
+            "GOODPUT refuses the same", not_run=NO_STEP)
     s.checks()
 
 
@@ -727,4 +733,5 @@ def build() -> Workbook:
     ref.add_reference_sheets(wb, ("precisions", "optimizers", "gpus", "models", "model_figures", "lists"))
     tables.add_links(wb)
     tables.add_training_defaults(wb)
+    tables.add_training_lists(wb)
     return wb

@@ -33,7 +33,7 @@ _DEFAULTS = (
     ("td_cpu_buffer", "host buffer factor (offload)", TRAINING.cpu_buffer_factor, "x", TRAINING.offload_source),
     ("td_master_bytes", "fp32 master copy", MASTER_BYTES, "bytes per parameter",
      "micikevicius2018 section 3.1 (mixed precision keeps an fp32 master copy of the weights)"),
-    ("td_host_fp32_bytes", "host fp32 weights and gradients (offload)", HOST_FP32_BYTES, "bytes per parameter",
+    ("td_host_fp32_bytes", "host fp32 weights + gradients (offload)", HOST_FP32_BYTES, "bytes per parameter",
      TRAINING.offload_source),
 )
 
@@ -83,31 +83,37 @@ def add_links(wb: Workbook) -> None:
 
 
 def add_training_defaults(wb: Workbook) -> None:
-    """The defaults of peak training memory, one named cell each, and the plan's lists."""
+    """The defaults of peak training memory, one named cell each."""
     ws = ref._sheet(wb, "Training defaults", "Training defaults: what a step holds besides its model states",
                     "From envelope_xl/data/training.toml and the constants of envelope_xl/core/peak_memory.py.")
     rows = [(label, value, unit, readable(source)) for _, label, value, unit, source in _DEFAULTS]
-    first = ref._table(ws, ("default", "value", "unit", "source"), rows, (30, 14, 18, 80),
+    first = ref._table(ws, ("default", "value", "unit", "source"), rows, (36, 14, 18, 80),
                        formats={2: "#,##0.###"})
     for r, (name, *_rest) in enumerate(_DEFAULTS, start=first):
         style.define(wb, name, ws, f"B{r}")
-    top = first + len(rows) + 1
-    style.header_row(ws, top, [h for _, h, _ in LISTS])
+
+
+def add_training_lists(wb: Workbook) -> None:
+    """The plan's drop-down lists, and the matrices each LoRA target choice adapts (as the core parses it)."""
+    ws = ref._sheet(wb, "Training lists", "Choices of the training plan",
+                    "Generated from the catalog: methods, offload, attention kernels, links; LoRA targets: 1 where "
+                    "the choice adapts the matrix (PEFT's names).")
+    header = ref.FIRST_DATA_ROW - 1
+    lora = len(LISTS) + 2  # the LoRA table's first column, after a blank one
+    style.header_row(ws, header, [h for _, h, _ in LISTS])
+    style.header_row(ws, header, ("LoRA targets", *MATRICES), first_column=lora)
+    style.set_columns(ws, [(h, 16) for _, h, _ in LISTS] + [("", 3), ("LoRA targets", 14)]
+                      + [(m, 7) for m in MATRICES])
     for col, (name, _, values) in enumerate(LISTS, start=1):
-        for r, value in enumerate(values, start=top + 1):
+        for r, value in enumerate(values, start=header + 1):
             ws.cell(r, col, value)
-        style.define(wb, name, ws, ref._column(ws, col, top + 1, len(values)))
-    _add_lora_targets(wb, ws, top + 1 + max(len(v) for _, _, v in LISTS) + 1)
-
-
-def _add_lora_targets(wb: Workbook, ws: object, top: int) -> None:
-    """Each LoRA target choice and the matrices it adapts (1 or 0), as the core parses it."""
-    style.header_row(ws, top, ("LoRA targets", *MATRICES))
-    for r, choice in enumerate(LORA_TARGETS, start=top + 1):
+        style.define(wb, name, ws, ref._column(ws, col, header + 1, len(values)))
+    for r, choice in enumerate(LORA_TARGETS, start=header + 1):
         chosen = parse_targets("lora_targets", choice)
-        ws.cell(r, 1, choice)
-        for col, matrix in enumerate(MATRICES, start=2):
+        ws.cell(r, lora, choice)
+        for col, matrix in enumerate(MATRICES, start=lora + 1):
             ws.cell(r, col, int(matrix in chosen))
-    style.define(wb, "list_lora_targets", ws, ref._column(ws, 1, top + 1, len(LORA_TARGETS)))
-    for col, matrix in enumerate(MATRICES, start=2):
-        style.define(wb, f"lora_{matrix}", ws, ref._column(ws, col, top + 1, len(LORA_TARGETS)))
+    style.define(wb, "list_lora_targets", ws, ref._column(ws, lora, header + 1, len(LORA_TARGETS)))
+    for col, matrix in enumerate(MATRICES, start=lora + 1):
+        style.define(wb, f"lora_{matrix}", ws, ref._column(ws, col, header + 1, len(LORA_TARGETS)))
+    ws.freeze_panes = ws.cell(header + 1, 1)
