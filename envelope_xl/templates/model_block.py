@@ -129,8 +129,10 @@ FIGURES: dict[str, Figure] = {
     **{name: _group(i) for i, name in enumerate(_GROUPS)},
 }
 _BOOLEANS = {f.name for f in FIELDS if f.kind is bool} | {"is_mla", "is_moe"}
-_CONSISTENT = (f"OR({_IS_PRESET},AND(MOD({_cm('heads')},{_cm('kv_heads')})=0,"
-               f"{_cm('experts_per_token')}<={_cm('experts')}))")
+# IFERROR: the condition sits beside the input checks in one AND, so it must be FALSE, not #DIV/0!,
+# while KV heads is empty.
+_CONSISTENT = (f"IF({_IS_PRESET},TRUE,IFERROR(AND(MOD({_cm('heads')},{_cm('kv_heads')})=0,"
+               f"{_cm('experts_per_token')}<={_cm('experts')}),FALSE))")
 
 
 def inputs(s: PlanSheet, default: str) -> None:
