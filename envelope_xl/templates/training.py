@@ -98,7 +98,6 @@ _STEP_RUNS = (
     "out_step_states_gb<=out_gpu_memory_gb)"
 )
 _STEP_OK = f"AND({_STEP_RUNS},{_FITS})"
-_GB = 1e9
 _HAS_LINK = 'out_intra_link<>""'
 #: The note of a headline: the catalog function it equals, whose entry lists every source.
 _SAME = "Same as {0}; its sources: envelope-xl explain {0}"
@@ -511,6 +510,7 @@ def _step_time(s: PlanSheet) -> None:
            "tokens", "", style.COUNT)
     s.step("micro_batches", "Micro-batches per pipeline", "global batch / (micro-batch x replicas)",
            "in_global_batch/(in_micro_batch*out_dp)", "micro-batches", "", style.COUNT, when=_safe(_STEP_OK))
+    # Token-layers a token attends: every earlier token on full layers, at most the window on windowed ones.
     cached = "((out_layers-out_window_layers)*in_seq_len+out_window_layers*MIN(in_seq_len,out_sliding_window))"
     s.step("attention_flops", "Attention FLOPs per token", "2 x heads x (q/k + v width) x token-layers attended "
            "(windows applied)", f"2*out_heads*(out_qk_width+out_v_width)*{cached}", "FLOP",
@@ -521,11 +521,14 @@ def _step_time(s: PlanSheet) -> None:
     s.step("peak_tflops", "Dense peak per GPU", "the GPU's peak in the precision's peak field (Precisions sheet)",
            f'IF({_PEAK}>0,{_PEAK},"")', "TFLOP/s", "dense tensor-core peak; blank when the GPU publishes none",
            style.ONE_DECIMAL)
+    # Recomputation repeats attention's forward (selective) or the whole forward, 2 FLOPs per parameter (full).
     extra = ('IF(in_recompute="none",0,IF(in_recompute="selective",out_attention_flops,'
              "2*out_active_params+out_attention_flops))")
     s.step("compute_s", "Compute", "(model FLOPs + recomputed FLOPs) / GPUs / (peak x efficiency)",
            f"(out_model_flops+out_global_tokens*{extra})/in_gpus/(out_peak_tflops*1e12*in_compute_efficiency)", "s",
            "selective recomputation repeats attention's forward, full the whole forward", style.THREE_DECIMALS)
+    # A ring collective over n GPUs (Thakur et al. 2005): k (n-1)/n of the bytes over the bandwidth, k (n-1)
+    # message steps of latency; k = 2 for an all-reduce, 1 for an all-gather. GB/s and microseconds.
     ring = "{k}*({n}-1)/{n}*{size}/({bw}*1e9)+{k}*({n}-1)*{lat}*1e-6"
     wire = "MAX(out_bytes,2)"  # activations and gradients travel in bf16 when computing in fp8 or fp4
     one_tp = ring.format(k=2, n="in_tp", size=f"in_seq_len*in_micro_batch*out_hidden*{wire}", bw="out_tp_gbs",
@@ -538,7 +541,7 @@ def _step_time(s: PlanSheet) -> None:
     s.step("bubble_s", "Pipeline bubble", "(pp - 1) / micro-batches x (compute + tensor-parallel)",
            "(in_pp-1)/out_micro_batches*(out_compute_s+out_tp_s)", "s", brief(FUNCTIONS["PIPELINE_BUBBLE"].source),
            style.THREE_DECIMALS)
-    shard = f"out_params/(in_tp*in_pp)*{wire}"
+    shard = f"out_params/(in_tp*in_pp)*{wire}"  # bytes of one GPU's gradients (TRAIN_STEP_TIME: params / (tp x pp))
     grads = ring.format(k=2, n="out_dp", size=shard, bw="out_dp_gbs", lat="out_dp_us")
     gathers = ring.format(k=1, n="out_dp", size=shard, bw="out_dp_gbs", lat="out_dp_us")
     s.step("dp_raw_s", "Data-parallel communication", "ring all-reduce of the stage's gradients over the replicas "
