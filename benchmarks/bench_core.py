@@ -10,9 +10,9 @@ within 5 microseconds per call, import adds at most 50 ms, `envelope-xl call` wi
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
-import os
 import subprocess
 import sys
 import time

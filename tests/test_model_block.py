@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from conftest import require
 from openpyxl import load_workbook
 
 from envelope_xl.libreoffice import convert_many, find_soffice
 from envelope_xl.models import PRESETS, resolve_model
+from envelope_xl.recalc.cli import recalc
 from envelope_xl.templates import model_block, reference_tables, style
 
 RANDOM_MODELS = 20
@@ -112,3 +114,23 @@ def test_an_inconsistent_custom_model_shows_no_figure(tmp_path: Path) -> None:
     assert _cell(got, "out_check_custom_model").value == "KV heads (5) must divide the heads (32)"
     assert _cell(got, "out_params").value in (None, "")
     assert _cell(got, "out_summary").value.startswith("ATTENTION: 1 of")
+
+
+@pytest.mark.parametrize("engine", ["python", "libreoffice"])
+def test_the_custom_range_feeds_the_envelope_functions(engine: str, tmp_path: Path) -> None:
+    """`=MODEL_PARAMS(custom_model)` on a plan reads the same model as the plan's own formulas."""
+    if engine == "libreoffice":
+        require("LibreOffice (soffice)", None if find_soffice() else "the LibreOffice engine runs in it")
+    wb = load_workbook(io.BytesIO(_block_workbook()))
+    for name, value in {"model": "custom", "cm_layers": 40, "cm_experts": 8, "cm_experts_per_token": 2}.items():
+        _cell(wb, f"in_{name}").value = value
+    wb["Plan"]["H1"] = "=MODEL_PARAMS(custom_model)"
+    wb["Plan"]["H2"] = "=MODEL_PARAMS(custom_model,TRUE)"
+    wb.save(tmp_path / "in.xlsx")
+    result = CliRunner().invoke(recalc, [str(tmp_path / "in.xlsx"), "-o", str(tmp_path / "out.xlsx"),
+                                       "--engine", engine])
+    assert result.exit_code == 0, result.output
+    ws = load_workbook(tmp_path / "out.xlsx", data_only=True)["Plan"]
+    arch = resolve_model("model", [tuple(c.value for c in row) for row in _cell(wb, "custom_model")])
+    assert arch.experts == 8 and arch.layers == 40
+    assert (ws["H1"].value, ws["H2"].value) == (arch.total_params, arch.active_params)

@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from openpyxl.workbook import Workbook
 
-from envelope_xl import decode_tps
 from envelope_xl.catalog import CATALOG
 from envelope_xl.templates import (
     STANDARD_FUNCTIONS_ONLY,
@@ -39,8 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "templates"
 #: The spreadsheet functions workbooks 1-4 may use: in Excel, LibreOffice Calc and Google Sheets alike.
 STANDARD = {"AND", "COUNTIF", "EXP", "FIXED", "IF", "IFERROR", "INDEX", "INT", "ISBLANK", "ISLOGICAL", "ISNA",
-            "ISNUMBER", "MATCH", "MAX", "MIN", "MOD", "NA", "NOT", "OR", "ROUND", "ROUNDUP", "ROWS", "SINH", "SQRT",
-            "SUMIFS"}
+            "ISNUMBER", "LN", "MATCH", "MAX", "MIN", "MOD", "N", "NA", "NOT", "OR", "POWER", "ROUND", "ROUNDUP", "ROWS",
+            "SINH", "SQRT", "SUMIFS", "TEXT"}
 _CALL = re.compile(r'"[^"]*"|([A-Z][A-Z0-9_.]*)\(')
 
 
@@ -429,8 +428,9 @@ def test_failed_checks_are_unmistakable(workbook, shipped: dict[str, Workbook]) 
 
 
 def test_the_serving_plan_computes_with_the_batch_that_fits(tmp_path: Path) -> None:
-    """On an L4, batch 32 does not fit (7 does): GPUs, cost and batch slots all use 7, and the check says so."""
-    from envelope_xl import model_params, serving_gpus
+    """On an L4, batch 64 does not fit: TPOT, replicas and cost use the largest that does, as
+    MAX_BATCH and TPOT give it, and the check says so."""
+    from envelope_xl import max_batch, serving_gpus, tpot
     from envelope_xl.recalc.python_engine import PythonEngine
 
     wb = load_workbook(io.BytesIO(build_bytes(serving)))
@@ -443,12 +443,32 @@ def test_the_serving_plan_computes_with_the_batch_that_fits(tmp_path: Path) -> N
         cell = _cell(wb, f"out_{name}")
         return values[(cell.parent.title, cell.coordinate)]
 
-    tps = decode_tps(model_params("llama-3-8b"), "L4", "bf16", 7, 0, None, 1, 1, 1)  # the plan's pure roofline
-    assert (out("max_batch"), out("run_batch"), out("batch_fits")) == (7, 7, "no")
-    assert out("decode_tps") == pytest.approx(tps, rel=1e-12)
-    assert out("gpus_needed") == serving_gpus(20, 300, tps, 0.7) > 60  # the issue's "about 66 GPUs"
-    assert out("check_batch") == "batch 32 does not fit: the plan uses 7, the largest that fits"
-    assert out("in_flight_per_gpu") <= 7 and out("check_in_flight") == "OK"
+    largest = max_batch("llama-3-8b", 1800, "L4")  # every sequence at its final length, 1,500 + 300 tokens
+    step = tpot("llama-3-8b", "L4", "bf16", largest, 1800, unit="ms")
+    assert 1 <= largest < 64 and (out("max_batch"), out("run_batch")) == (largest, largest)
+    assert out("tpot_ms") == pytest.approx(step, rel=1e-12)
+    assert out("replicas") == out("gpus") == serving_gpus(20, 300, largest / step * 1000, 0.7)
+    assert out("check_batch") == f"batch 64 does not fit: the plan runs {largest}, the largest that fits"
+
+
+def test_the_serving_plan_shows_nothing_for_a_replica_that_cannot_run(tmp_path: Path) -> None:
+    """Llama 3.1 405B on one L4: blank results and a red check saying what tp would fit."""
+    from envelope_xl.recalc.python_engine import PythonEngine
+
+    wb = load_workbook(io.BytesIO(build_bytes(serving)))
+    _cell(wb, "in_model").value = "llama-3.1-405b"
+    _cell(wb, "in_gpu").value = "L4"
+    path = tmp_path / "405b.xlsx"
+    wb.save(path)
+    values = PythonEngine().compute(path)
+
+    def out(name: str) -> Any:
+        cell = _cell(wb, f"out_{name}")
+        return values[(cell.parent.title, cell.coordinate)]
+
+    assert out("max_batch") == 0
+    assert all(out(n) in ("", None) for n in ("run_batch", "tpot_ms", "ttft_s", "replicas", "cost_per_million"))
+    assert out("check_fits").startswith("weights need ") and "tp of at least " in out("check_fits")
 
 
 @pytest.mark.parametrize("workbook", SHIPPED)

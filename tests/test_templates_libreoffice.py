@@ -17,6 +17,7 @@ import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ from envelope_xl import (
     embed_storage,
     gpu_hours,
     gpu_spec,
-    kv_cache,
+    max_batch,
     model_config,
     model_mem,
     model_params,
@@ -42,10 +43,11 @@ from envelope_xl import (
     train_time,
 )
 from envelope_xl.catalog import call
-from envelope_xl.core import cluster, peak_memory
+from envelope_xl.core import cluster, peak_memory, serving_data
 from envelope_xl.core.activations import layer_bytes, layer_input_bytes
 from envelope_xl.core.finetune import largest_matrix, layer_adapters, parse_targets, quantized_bytes
 from envelope_xl.core.recompute import RECOMPUTE
+from envelope_xl.core.replica import Replica, replica
 from envelope_xl.core.serving_data import scale_bits
 from envelope_xl.errors import InputError
 from envelope_xl.libreoffice import LibreOfficeError, convert, convert_many, find_soffice
@@ -60,6 +62,7 @@ from envelope_xl.templates import (
     model_block,
     recsys,
     serving,
+    serving_tables,
     storage,
     sweep,
     training,
@@ -369,64 +372,121 @@ def _weights_roofline(params: float, gpu: str, prec: str, batch: int) -> float:
     return tps
 
 
+def _serving_options(v: dict[str, Any]) -> dict[str, Any]:
+    """The plan's engine inputs as the core's options: "auto" is the core's default (None)."""
+    def given(name: str) -> Any:
+        return None if v[name] == serving_tables.AUTO else v[name]
+
+    return {"kv_precision": given("kv_precision"), "tp": v["tp"], "bandwidth_efficiency": v["bandwidth_efficiency"],
+            "compute_efficiency": given("compute_efficiency"), "link_gbs": given("link_gbs"),
+            "memory_utilization": v["memory_utilization"], "workspace_gb": v["workspace_gb"],
+            "allreduce_us": v["allreduce_us"]}
+
+
+def _steps(rows: list[list[Any]]) -> dict[str, Any]:
+    """A _BREAKDOWN table (header first) as {label: value}."""
+    return {row[0]: row[1] for row in rows[1:]}
+
+
 def expected_serving(v: dict[str, Any]) -> dict[str, Any]:
-    P, L, kvh, hd = _model(v, ("layers", "kv_heads", "head_dim"))
-    A, E, k = _mixture(v)
-    prec, gpu, batch = v["precision"], v["gpu"], v["batch"]
-    weights = model_mem(P, prec)
-    kv = kv_cache(L, kvh, hd, v["context"], 1, v["kv_precision"])
-    memory = gpu_spec(gpu, "memory_gb")
-    max_batch = max(0, math.floor((memory - weights) / kv * (1 + 1e-12)))
-    runs = min(batch, max_batch)  # the batch the plan computes with: the chosen one, or the largest that fits
-    # PREFILL_TIME without attention FLOPs or the weight-read floor
-    prefill = 2 * A * v["prompt_tokens"] / (_peak(gpu, prec) * 1e12 * v["mfu"])
-    demand = v["qps"] * v["tokens_per_request"]
+    """Every output of the serving plan from the core: the model argument is the custom range's
+    rows (model_block.core_model) or the preset, the engine inputs are the core's options."""
+    model = model_block.core_model(v)
+    arch = resolve_model("model", model)
+    prec, gpu = PRECISIONS.get("precision", v["precision"]), GPUS.get("gpu", v["gpu"])
+    o = _serving_options(v)
+    tp, context, prompt, batch = v["tp"], v["prompt_tokens"] + v["output_tokens"], v["prompt_tokens"], v["batch"]
+    kv_used = serving_tables.kv_default(prec.name) if o["kv_precision"] is None else o["kv_precision"]
+    quantized, other = Replica.bytes_per_weight.fget(SimpleNamespace(precision=prec))  # the core's rule
+    peak = gpu.specs.get(prec.peak_field) or ""
+    default_link = serving_data.link_gbs(gpu)
+    link = o["link_gbs"] if o["link_gbs"] is not None else default_link.value if default_link else 0
+    try:
+        r = replica(model, gpu.name, prec.name, **o)
+    except InputError:
+        r = None
     out: dict[str, Any] = {
-        "params": P, "active_params": A, "layers": L, "kv_heads": kvh, "head_dim": hd, "experts": E,
-        "experts_per_token": k, "bytes": bytes_per_param(prec), "kv_bytes": bytes_per_param(v["kv_precision"]),
-        "weights_gb": weights, "kv_per_seq_gb": kv, "gpu_memory_gb": memory, "kv_room_gb": memory - weights,
-        "max_batch": max_batch, "batch_fits": "yes" if batch <= max_batch else "no", "run_batch": runs,
-        "batch_memory_gb": weights + runs * kv,
-        "bandwidth_tbs": gpu_spec(gpu, "bandwidth_tbs"), "peak_tflops": _peak(gpu, prec), "prefill_s": prefill,
-        "demand_tps": demand,
-        "check_peak": "OK",
-        "check_weights": "OK" if weights <= memory else serving.WEIGHTS_TOO_LARGE,
-        "check_batch": "OK" if batch <= max_batch else (
-            f"batch {batch} does not fit: the plan uses {max_batch}, the largest that fits" if max_batch >= 1
-            else serving.NOTHING_RUNS if weights > memory else serving.NO_SEQUENCE_FITS),
+        **{name: model_block.FIGURES[name].of(arch) for name in serving.FIGURES},
+        "kv_precision_used": kv_used, "bytes": prec.bytes, "scale_bits": serving_data.scale_bits(prec).value,
+        "bytes_quantized": quantized, "bytes_other": other, "kv_bytes": PRECISIONS.get("precision", kv_used).bytes,
+        "gpu_memory_gb": gpu_spec(gpu.name, "memory_gb"), "bandwidth_tbs": gpu_spec(gpu.name, "bandwidth_tbs"),
+        "peak_tflops": peak,
+        "compute_efficiency_used": serving_data.compute_efficiency(prec).value if o["compute_efficiency"] is None
+        else o["compute_efficiency"],
+        "mfu_used": serving_data.prefill_mfu(prec).value if v["mfu"] == serving_tables.AUTO else v["mfu"],
+        "link_gbs_used": link, "config_ok": "yes" if r else "no", "context": context,
+        "check_custom_model": "OK",
+        "check_peak": "OK" if peak
+        else f"{gpu.name} publishes no {prec.peak_field} peak: pick another precision or GPU",
+        "check_tp": (f"tp {tp} does not divide the {arch.heads} attention heads: choose a divisor" if arch.heads % tp
+                     else f"{gpu.name} has no intra-node link: give the link bandwidth to use tp above 1"
+                     if tp > 1 and link <= 0 else "OK"),
     }
-    decode_outputs = ("experts_read", "params_read", "step_memory_s", "step_compute_s", "step_s", "bound",
-                      "decode_tps", "per_sequence_tps", "request_latency_s", "meets_latency", "concurrency",
-                      "gpus_needed", "in_flight_per_gpu", "cost_per_hour", "cost_per_million")
-    if runs == 0:  # nothing fits on one GPU: the decode results stay blank and their checks say why
-        return {**out, **dict.fromkeys(decode_outputs, ""), "check_latency": serving.NOT_RUN,
-                "check_in_flight": serving.NOT_RUN}
-    # Each sequence reads its k routed experts, all different (worst case): all E once batch >= E / k.
-    experts_read = min(E, k * runs)
-    read = A + ((experts_read - k) * (P - A) / (E - k) if k < E else 0)
-    step_memory = read * bytes_per_param(prec) / (gpu_spec(gpu, "bandwidth_tbs") * 1e12)
-    step_compute = 2 * A * runs / (_peak(gpu, prec) * 1e12)
-    tps = runs / max(step_memory, step_compute)
-    if (read == A == P or runs == 1) and not scale_bits(PRECISIONS.get("precision", prec)).value:
-        # dense, or one sequence: DECODE_TPS's pure roofline on the parameters a step uses, when they fit
-        with contextlib.suppress(InputError):  # refused beyond the usable memory
-            assert math.isclose(tps, decode_tps(A, gpu, prec, runs, 0, None, 1, 1, 1), rel_tol=1e-12)
-    latency = prefill + v["tokens_per_request"] * runs / tps
-    in_flight = concurrency(v["qps"], latency)
-    gpus = serving_gpus(v["qps"], v["tokens_per_request"], tps, v["target_utilization"])
-    cost_per_hour = gpus * v["usd_per_gpu_hour"]
+    memory = ("weight_gb", "weights_per_gpu_gb", "usable_gb", "room_gb", "kv_share", "kv_per_seq_gb", "max_batch")
+    runs = ("run_batch", "memory_gb", "experts_touched", "weights_read_gb", "kv_read_gb", "memory_ms",
+            "attention_flops", "flops", "compute_ms", "allreduce_ms", "bound", "tpot_ms", "decode_tps", "tps_per_gpu",
+            "user_tps", "prefill_linear_flops", "prefill_attention_flops", "prefill_linear_s", "prefill_attention_s",
+            "prefill_weights_s", "prefill_waiting_s", "prefill_allreduce_s", "ttft_s", "ttft_met", "tpot_met",
+            "demand_tps", "replicas", "gpus", "cost_per_hour", "cost_per_million")
+    blank_runs = {**dict.fromkeys(runs, ""), "check_batch": serving.NOT_RUN, "check_ttft": serving.NOT_RUN,
+                  "check_tpot": serving.NOT_RUN}
+    if r is None:  # refused by the core: nothing below the settings shows
+        return {**out, **dict.fromkeys(memory, ""), **blank_runs, "check_fits": serving.NOT_RUN}
+    fit = _steps(call("MAX_BATCH_BREAKDOWN", model, context, gpu.name, prec.name, o["kv_precision"], tp,
+                      o["memory_utilization"], o["workspace_gb"]))
+    largest = fit["largest batch"]
+    assert largest == max_batch(model, context, gpu.name, prec.name, o["kv_precision"], tp,
+                                o["memory_utilization"], o["workspace_gb"])
+    weights, usable, room = fit["weights per GPU"], fit["usable memory per GPU"], fit["room for the KV cache"]
+    out.update({
+        "weight_gb": r.weight_bytes() / 1e9, "weights_per_gpu_gb": weights, "usable_gb": usable, "room_gb": room,
+        "kv_share": r.kv_share, "kv_per_seq_gb": fit["KV cache per sequence per GPU"], "max_batch": largest,
+        "check_fits": "OK" if largest >= 1 else (
+            "no usable memory: raise the memory utilisation or lower the workspace" if usable <= 0 else
+            f"weights need {weights:.1f} GB per GPU at tp {tp}, {usable:.1f} GB usable: tp of at least "
+            f"{math.ceil(r.weight_bytes() / 1e9 / usable)} (dividing the {arch.heads} heads), a smaller precision or "
+            "a larger GPU" if weights > usable else
+            f"one sequence of {context} tokens needs {fit['KV cache per sequence per GPU']:.3f} GB of KV cache per "
+            f"GPU, {room:.3f} GB are left: fewer tokens, an fp8 KV cache or more tp"),
+    })
+    if largest < 1:
+        return {**out, **blank_runs, "check_batch": "no batch fits (see Fits in memory?)"}
+    run = min(batch, largest)
+    args = dict(model=model, gpu=gpu.name, precision=prec.name, batch=run, context=context, **o)
+    step = _steps(call("DECODE_TPS_BREAKDOWN", **args))
+    tpot_ms = call("TPOT", **args, unit="ms")
+    tps = call("DECODE_TPS", **args)
+    pre_args = dict(model=model, prompt_tokens=prompt, gpu=gpu.name, precision=prec.name,
+                    mfu=None if v["mfu"] == serving_tables.AUTO else v["mfu"],
+                    **{k: w for k, w in o.items() if k != "compute_efficiency"})
+    pre = _steps(call("PREFILL_TIME_BREAKDOWN", **pre_args))
+    ttft = call("TTFT", **pre_args)
+    one = r.prefill(prompt, out["mfu_used"])  # the FLOPs and weight reads PREFILL_TIME's components come from
+    demand = v["qps"] * v["output_tokens"]
+    replicas = serving_gpus(v["qps"], v["output_tokens"], tps, v["target_utilization"])
+    cost_per_hour = replicas * tp * v["usd_per_gpu_hour"]
     return {
-        **out, "experts_read": experts_read, "params_read": read, "step_memory_s": step_memory,
-        "step_compute_s": step_compute, "step_s": runs / tps,
-        "bound": "memory bandwidth" if step_memory >= step_compute else "compute",
-        "decode_tps": tps, "per_sequence_tps": tps / runs, "request_latency_s": latency,
-        "meets_latency": "yes" if latency <= v["latency_target_s"] else "no",
-        "concurrency": in_flight, "gpus_needed": gpus, "in_flight_per_gpu": in_flight / gpus,
-        "cost_per_hour": cost_per_hour, "cost_per_million": cost_per_hour / (demand * 3600) * 1e6,
-        "check_latency": "OK" if latency <= v["latency_target_s"] else "too slow: smaller batch, faster GPU or "
-        "fewer tokens",
-        "check_in_flight": "OK" if in_flight / gpus <= runs else "more requests in flight per GPU than the batch "
-        f"that runs ({runs}): they will queue",
+        **out, "run_batch": run, "memory_gb": step["memory per GPU"],
+        "experts_touched": r.experts_touched(run), "weights_read_gb": step["weights read per GPU"],
+        "kv_read_gb": step["KV cache read per GPU"], "memory_ms": step["memory time"],
+        "attention_flops": arch.attention_flops_per_token(context), "flops": step["FLOPs per GPU"],
+        "compute_ms": step["compute time"], "allreduce_ms": step["all-reduce time"],
+        "bound": "memory bandwidth" if step["bound"].startswith("memory") else "compute",
+        "tpot_ms": tpot_ms, "decode_tps": tps, "tps_per_gpu": tps / tp, "user_tps": 1000 / tpot_ms,
+        "prefill_linear_flops": one.linear_flops, "prefill_attention_flops": one.attention_flops,
+        "prefill_linear_s": pre["linear layers"], "prefill_attention_s": pre["attention"],
+        "prefill_weights_s": one.weights_s, "prefill_waiting_s": pre["waiting on weight reads"],
+        "prefill_allreduce_s": pre["all-reduces"], "ttft_s": ttft,
+        "ttft_met": "yes" if ttft <= v["ttft_target_s"] else "no",
+        "tpot_met": "yes" if tpot_ms <= v["tpot_target_ms"] else "no",
+        "demand_tps": demand, "replicas": replicas, "gpus": replicas * tp, "cost_per_hour": cost_per_hour,
+        "cost_per_million": cost_per_hour / (demand * 3600) * 1e6,
+        "check_batch": "OK" if batch <= largest else f"batch {batch} does not fit: the plan runs {largest}, the "
+        "largest that fits",
+        "check_ttft": "OK" if ttft <= v["ttft_target_s"] else f"a prompt takes {ttft:.3f} s to prefill, over the "
+        f"{v['ttft_target_s']:.3f} s target: raise tp, shorten the prompt or relax the target",
+        "check_tpot": "OK" if tpot_ms <= v["tpot_target_ms"] else f"at batch {run} a token takes {tpot_ms:.1f} ms, "
+        f"over the {v['tpot_target_ms']:.1f} ms target: lower the batch, raise tp or choose a smaller precision",
     }
 
 
@@ -572,17 +632,25 @@ def random_training(rng: random.Random) -> dict[str, Any]:
 
 
 def random_serving(rng: random.Random) -> dict[str, Any]:
-    return {
+    """Random serving inputs; tp a divisor of the model's heads (other tp are refused, see CHOSEN)."""
+    values = {
+        **serving.DEFAULTS, **model_block.random_custom(rng),
         "model": rng.choice([*MODELS, "custom", "custom"]),
-        "params_custom": _log_uniform(rng, 1e6, 2e12), "layers_custom": rng.randint(1, 160),
-        "kv_heads_custom": rng.randint(1, 128), "head_dim_custom": rng.choice([64, 80, 96, 128, 256]),
-        "precision": rng.choice(list(PRECISIONS)), "kv_precision": rng.choice(list(PRECISIONS)),
-        "gpu": rng.choice(list(GPUS)), "context": rng.randint(16, 262144), "batch": rng.randint(1, 512),
-        "qps": _log_uniform(rng, 0.01, 1e5),
-        "tokens_per_request": rng.randint(1, 8000), "prompt_tokens": rng.randint(1, 100000),
-        "latency_target_s": rng.uniform(0.1, 600), "mfu": rng.uniform(0.01, 1.0),
-        "target_utilization": rng.uniform(0.05, 1.0), "usd_per_gpu_hour": rng.uniform(0.1, 20),
+        "precision": rng.choice(list(PRECISIONS)), "kv_precision": rng.choice([serving_tables.AUTO, *PRECISIONS]),
+        "gpu": rng.choice(list(GPUS)), "prompt_tokens": rng.choice([rng.randint(1, 4000), rng.randint(1, 200000)]),
+        "output_tokens": rng.randint(1, 8000), "batch": rng.choice([rng.randint(1, 64), rng.randint(1, 4096)]),
+        "qps": _log_uniform(rng, 0.01, 1e5), "ttft_target_s": rng.uniform(0.05, 30),
+        "tpot_target_ms": rng.uniform(5, 200), "target_utilization": rng.uniform(0.05, 1.0),
+        "usd_per_gpu_hour": rng.uniform(0.1, 20),
+        "bandwidth_efficiency": rng.uniform(0.2, 1.0),
+        "compute_efficiency": rng.choice([serving_tables.AUTO, rng.uniform(0.1, 1.0)]),
+        "mfu": rng.choice([serving_tables.AUTO, rng.uniform(0.1, 1.0)]),
+        "memory_utilization": rng.uniform(0.6, 0.98), "workspace_gb": rng.uniform(0, 8),
+        "allreduce_us": rng.uniform(0, 50), "link_gbs": rng.choice([serving_tables.AUTO, rng.uniform(10, 1800)]),
     }
+    heads = resolve_model("model", model_block.core_model(values)).heads
+    values["tp"] = rng.choice([t for t in (1, 1, 2, 4, 8, 16) if heads % t == 0])
+    return values
 
 
 def random_storage(rng: random.Random) -> dict[str, Any]:
@@ -664,11 +732,16 @@ CHOSEN: dict[str, list[dict[str, Any]]] = {
          "offload": "optimizer+params", "global_batch": 8},
     ],
     "serving": [
-        {"gpu": "L4"},  # batch 32 does not fit (7 does): the plan runs 7
+        {"gpu": "L4"},  # batch 64 does not fit (the largest that fits runs)
         {"model": "llama-3.1-405b", "gpu": "L4"},  # the weights alone exceed the GPU: nothing runs
-        {"model": "mixtral-8x7b", "batch": 1},
-        {"model": "mixtral-8x7b", "batch": 2, "precision": "int4", "kv_precision": "fp8"},
-        {"model": "mixtral-8x7b", "batch": 3, "gpu": "MI300X"},
+        {"model": "llama-3.1-405b", "tp": 8, "precision": "fp8"},  # tensor parallel over NVLink
+        {"model": "mixtral-8x7b", "batch": 3, "precision": "int4", "kv_precision": "fp8"},  # scales, fp8 cache
+        {"model": "mixtral-8x7b", "batch": 2, "gpu": "MI300X", "tp": 2},
+        {"tp": 3},  # tp does not divide the 32 heads
+        {"precision": "fp8", "gpu": "A100-80GB"},  # no fp8 peak on an A100
+        {"prompt_tokens": 2_000_000},  # one sequence's KV cache does not fit beside the weights
+        {"model": "custom", "cm_experts": 8, "cm_experts_per_token": 2, "tp": 4, "link_gbs": 100},
+        {"ttft_target_s": 0.01, "tpot_target_ms": 5},  # both targets missed
     ],
     "storage": [],
     "cheatsheet": [],
@@ -910,7 +983,8 @@ _USED_WHEN = {"code_bytes": {"index": "ivfpq"}, "lists": {"index": "ivfpq"}, "lo
 
 
 def _used(name: str) -> dict[str, Any]:
-    return {"model": "custom"} if name.startswith("cm_") or name.endswith("_custom") else _USED_WHEN.get(name, {})
+    custom = name.endswith("_custom") or name.startswith("cm_")  # the custom model's fields
+    return {"model": "custom"} if custom else _USED_WHEN.get(name, {})
 
 
 def _broken_inputs(module: Any) -> list[tuple[str, str, dict[str, Any]]]:

@@ -46,6 +46,9 @@ _LABELS = {
     "tied_embeddings": ("Custom: tied embeddings?", 0), "experts": ("Custom: experts", 10_000),
     "experts_per_token": ("Custom: experts per token", 10_000),
 }
+#: TRUE and FALSE as both programs show them: Excel shows its logical values whatever the
+#: format; LibreOffice's are numbers, which this format spells out.
+BOOLEAN_FORMAT = '"TRUE";"TRUE";"FALSE"'
 TRUE_OR_FALSE = Rule("custom", "TRUE or FALSE", "ISLOGICAL({cell})", "ISLOGICAL({cell})")
 
 
@@ -94,14 +97,32 @@ class Figure:
     of: Callable[[Architecture], float | int | bool]
 
 
+#: How each field reads as a plan row: label and unit.
+_FIELD_ROWS = {
+    "layers": ("Layers", "layers"), "hidden": ("Hidden width", ""), "heads": ("Attention heads", "heads"),
+    "kv_heads": ("KV heads", "heads"), "head_dim": ("Head width", ""), "ffn_hidden": ("MLP width", ""),
+    "vocab": ("Vocabulary", "tokens"), "gated_mlp": ("Gated MLP?", ""), "tied_embeddings": ("Tied embeddings?", ""),
+    "bias": ("Biases everywhere?", ""), "attention_bias": ("Query/key/value biases?", ""),
+    "output_bias": ("Output projection bias?", ""), "qk_norm": ("Query/key norms?", ""),
+    "norms_per_layer": ("Norms per layer", "norms"), "experts": ("Experts per layer", "experts"),
+    "experts_per_token": ("Experts per token", "experts"), "shared_experts": ("Shared experts", "experts"),
+    "moe_ffn_hidden": ("Expert MLP width", ""), "dense_layers": ("Dense layers before the experts", "layers"),
+    "router_bias": ("Router bias?", ""), "q_lora_rank": ("MLA query rank", ""), "kv_lora_rank": ("MLA latent rank", ""),
+    "qk_rope_head_dim": ("MLA RoPE key width", ""), "qk_nope_head_dim": ("MLA query/key width without RoPE", ""),
+    "v_head_dim": ("MLA value width", ""), "sliding_window": ("Sliding window", "tokens"),
+    "window_layers": ("Layers with the window", "layers"), "max_positions": ("Learned positions", "tokens"),
+    "max_context": ("Trained context", "tokens"),
+}
+
+
 def _field(name: str) -> Figure:
-    f = FIELD_BY_NAME[name]
-    return Figure(name.replace("_", " ").capitalize(), "", f.meaning, lambda a: getattr(a, name))
+    label, unit = _FIELD_ROWS[name]
+    return Figure(label, unit, FIELD_BY_NAME[name].meaning, lambda a: getattr(a, name))
 
 
 def _group(index: int) -> Figure:
     group = PARAM_GROUPS[index]
-    return Figure(f"Parameters: {group}", "parameters", f"the {group}' parameters, all layers",
+    return Figure(f"Parameters: {group}", "parameters", f"parameters of the {group}, all layers",
                   lambda a: a.param_steps()[index])
 
 
@@ -161,7 +182,7 @@ def figures(s: PlanSheet, names: Sequence[str]) -> None:
         words = "preset: Model figures sheet; custom: the range" + (
             "" if _CUSTOM_FORMULAS[name] == _cm(name) else " (formula of MODEL_PARAMS)")
         s.step(name, f.label, words, f"IF({IS_CUSTOM},{_CUSTOM_FORMULAS[name]},{lookup})", f.unit, f.meaning,
-               "General" if name in _BOOLEANS else style.COUNT, when=_CONSISTENT,
+               BOOLEAN_FORMAT if name in _BOOLEANS else style.COUNT, when=_CONSISTENT,
                key=name in ("params", "active_params"))
 
 
