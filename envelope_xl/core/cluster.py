@@ -261,7 +261,7 @@ COMPUTE_EFFICIENCY: float = _EFFICIENCY["value"]
 #: Tensor-parallel all-reduces per layer and micro-batch: two in the forward pass (after
 #: attention and after the MLP), two in the backward pass (Shoeybi et al. 2019, section 3,
 #: Figure 3); full recomputation runs the forward's two again.
-_TP_ALLREDUCES = {"none": 4, "selective": 4, "full": 6}
+TP_ALLREDUCES = {"none": 4, "selective": 4, "full": 6}
 
 
 def _group_link(
@@ -343,7 +343,7 @@ def _step_steps(
     if t > 1:
         bandwidth, latency = _group_link(t, min(t, node), intra_speed, inter_speed)
         one = sum(ring_terms(s * b * arch.hidden * wire, t, 2, bandwidth, latency))
-        tp_time = m * (arch.layers // stages) * _TP_ALLREDUCES[mode] * one
+        tp_time = m * (arch.layers // stages) * TP_ALLREDUCES[mode] * one
 
     # Pipeline: idle (p - 1)/(v m) of the busy time (Narayanan et al. 2021, section 2.2).
     bubble = (stages - 1) / (v * m) * (compute + tp_time)

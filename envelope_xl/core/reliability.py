@@ -155,7 +155,7 @@ def checkpoint_interval(
 
 
 #: Below this share of useful time a run makes no real progress: refused, not estimated.
-_MIN_GOODPUT = 0.01
+MIN_GOODPUT = 0.01
 
 
 def _goodput_steps(
@@ -178,12 +178,12 @@ def _goodput_steps(
         failures = math.expm1(segment)
         wall = mtbf * failures * math.exp(rework)
         useful = tau / wall
-    if useful < _MIN_GOODPUT:
+    if useful < MIN_GOODPUT:
         raise InputError(
             "gpus", gpus,
             f"a job on {whole('gpus', gpus):,} GPUs is interrupted every {mtbf:,.0f} s on average, against "
             f"{tau + write:,.0f} s between checkpoints (writes included) and {restart:,.0f} s to restart: "
-            f"under {_MIN_GOODPUT:.0%} of its time would be training. Use fewer GPUs, or faster checkpoint "
+            f"under {MIN_GOODPUT:.0%} of its time would be training. Use fewer GPUs, or faster checkpoint "
             "writes and restarts",
         )
     writes = write / wall
