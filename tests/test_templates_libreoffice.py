@@ -662,7 +662,24 @@ def _log_uniform(rng: random.Random, low: float, high: float) -> float:
     return 10 ** rng.uniform(math.log10(low), math.log10(high))
 
 
+#: Share of the random training sets drawn again until their step runs (fits, a valid layout, full
+#: training): a free draw runs about one time in eight, and the step-time rows need cases.
+TRAINING_RUNS = 0.6
+
+
 def random_training(rng: random.Random) -> dict[str, Any]:
+    """Random training inputs; most of them (TRAINING_RUNS) a layout whose step runs."""
+    must_run = rng.random() < TRAINING_RUNS
+    while True:
+        values = _random_training_once(rng)
+        if not must_run:
+            return values
+        with contextlib.suppress(InputError):
+            if expected_training(values)["step_s"] != "":
+                return values
+
+
+def _random_training_once(rng: random.Random) -> dict[str, Any]:
     """A layout drawn to run more often than not: tp a divisor of the heads and pp of the layers, GPUs a
     multiple of tp x pp and a global batch of whole micro-batches most of the time, and now and then not
     (the sheet then shows blanks and says what would run)."""
