@@ -179,8 +179,10 @@ def figures(s: PlanSheet, names: Sequence[str]) -> None:
     for name in names:
         f = FIGURES[name]
         lookup = f'INDEX(fig_table,MATCH("{name}",fig_names,0),MATCH(in_model,fig_models,0))'
-        words = "preset: Model figures sheet; custom: the range" + (
-            "" if _CUSTOM_FORMULAS[name] == _cm(name) else " (formula of MODEL_PARAMS)")
+        custom = _CUSTOM_FORMULAS[name]
+        words = "preset: Model figures sheet; custom: " + (
+            "the range" if custom == _cm(name) else "computed from the range" if "in_cm_" in custom
+            else f"{custom} (the field's default)")
         s.step(name, f.label, words, f"IF({IS_CUSTOM},{_CUSTOM_FORMULAS[name]},{lookup})", f.unit, f.meaning,
                BOOLEAN_FORMAT if name in _BOOLEANS else style.COUNT, when=_CONSISTENT,
                key=name in ("params", "active_params"))
