@@ -341,7 +341,9 @@ def _targets_and_fleet(s: PlanSheet) -> None:
            "generated tokens; prompts ride along", style.COUNT, when=FITS)
     s.step("replicas", "Replicas", "tokens to generate / (decode throughput x target utilisation), rounded up",
            "ROUNDUP(out_demand_tps/(out_decode_tps*in_target_utilization)*(1-1E-12),0)", "replicas",
-           f"Same as SERVING_GPUS per replica. {readable(FUNCTIONS['SERVING_GPUS'].source)}", style.COUNT, key=True)
+           f"Same as SERVING_GPUS per replica, at the batch that runs (SERVING_PLAN instead searches for the "
+           f"largest batch that meets the TPOT target). {readable(FUNCTIONS['SERVING_GPUS'].source)}", style.COUNT,
+           key=True)
     s.step("gpus", "GPUs", "replicas x tp", "out_replicas*in_tp", "GPUs", "", style.COUNT, key=True)
     s.step("cost_per_hour", "Fleet cost per hour", "GPUs x price per GPU-hour", "out_gpus*in_usd_per_gpu_hour",
            "USD/h", "", style.USD_CENTS)
