@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from envelope_xl.core.indexes import CENTROID_VALUE_BYTES, PQ_CENTROIDS
 from envelope_xl.templates import classic_tables as classic
+from envelope_xl.templates import style
+from envelope_xl.templates.style import PlanSheet, whole_at_least, whole_between
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,17 @@ class VectorIndex:
     @property
     def stores_vectors(self) -> str:
         return f'OR({self.index}="flat",{self.index}="hnsw",{self.index}="ivfflat")'
+
+    def option_inputs(self, s: PlanSheet, defaults: dict[str, object], counted: str) -> None:
+        """The inputs only some index kinds use (HNSW M, PQ code size, IVF lists), greyed out for
+        the others; `counted` names what the index holds (entities, items)."""
+        s.input("m", "HNSW M", defaults["m"], "links", "HNSW links per vector per level (level 0 keeps 2M)",
+                whole_between(2, 512), style.COUNT, unused_when=f"NOT({self.hnsw})")
+        s.input("code_bytes", "PQ code size", defaults["code_bytes"], "bytes",
+                "bytes of one IVF-PQ code; divides the dimension", whole_at_least(1), style.COUNT,
+                unused_when=f"NOT({self.pq})")
+        s.input("lists", "IVF lists", defaults["lists"], "lists", f"inverted lists; 0 = automatic, 4 x sqrt({counted})",
+                whole_at_least(0), style.COUNT, unused_when=f"NOT({self.ivf})")
 
     def figure(self, field: str) -> str:
         """Bytes of bookkeeping per vector (Vector indexes sheet): link_bytes, level_bytes, ..."""

@@ -91,7 +91,6 @@ DEFAULTS = {
 }
 
 _INDEX = native.VectorIndex()
-_HNSW, _PQ, _IVF = _INDEX.hnsw, _INDEX.pq, _INDEX.ivf
 
 
 def _note(name: str) -> str:
@@ -133,12 +132,7 @@ def _inputs(s: PlanSheet) -> None:
             choice("vi_names", "a vector index"), style.TEXT)
     s.input("vector_precision", "Vector precision", d["vector_precision"], "", "format of the stored vectors",
             choice("prec_names", "a precision"), style.TEXT)
-    s.input("m", "HNSW M", d["m"], "links", "HNSW links per vector per level (level 0 keeps 2M)",
-            whole_between(2, 512), style.COUNT, unused_when=f"NOT({_HNSW})")
-    s.input("code_bytes", "PQ code size", d["code_bytes"], "bytes", "bytes of one IVF-PQ code; divides the dimension",
-            whole_at_least(1), style.COUNT, unused_when=f"NOT({_PQ})")
-    s.input("lists", "IVF lists", d["lists"], "lists", "inverted lists; 0 = automatic, 4 x sqrt(items)",
-            whole_at_least(0), style.COUNT, unused_when=f"NOT({_IVF})")
+    _INDEX.option_inputs(s, d, "items")
     s.input("node_gb", "Memory per retrieval node", d["node_gb"], "GB", "memory of one retrieval host", positive(),
             style.COUNT)
     s.input("fill", "Node fill", d["fill"], "fraction", "share of a node's memory the index may fill", fraction(),

@@ -29,7 +29,6 @@ from envelope_xl.templates.style import (
     choice,
     non_negative_up_to,
     positive,
-    whole_at_least,
     whole_between,
 )
 
@@ -98,12 +97,7 @@ def _inputs(s: PlanSheet) -> None:
             "copies kept of the vectors and of the index (3 for triple replication)", between(1, 100), style.DECIMAL)
     s.input("index", "Index type", d["index"], "", "flat, hnsw, ivfflat or ivfpq (Vector indexes sheet)",
             choice("vi_names", "a vector index"), style.TEXT)
-    s.input("m", "HNSW M", d["m"], "links", "HNSW links per vector per level (level 0 keeps 2M)",
-            whole_between(2, 512), style.COUNT, unused_when=f"NOT({_INDEX.hnsw})")
-    s.input("code_bytes", "PQ code size", d["code_bytes"], "bytes", "bytes of one IVF-PQ code; divides the dimension",
-            whole_at_least(1), style.COUNT, unused_when=f"NOT({_INDEX.pq})")
-    s.input("lists", "IVF lists", d["lists"], "lists", "inverted lists; 0 = automatic, 4 x sqrt(entities)",
-            whole_at_least(0), style.COUNT, unused_when=f"NOT({_INDEX.ivf})")
+    _INDEX.option_inputs(s, d, "entities")
     s.input("monthly_growth", "Monthly growth", d["monthly_growth"], "per month",
             "growth of the entity count per month, compounded (0.05 = +5% a month)", between(0, 10),
             style.PERCENT)
