@@ -20,7 +20,7 @@ from envelope_xl.checks import Names
 from envelope_xl.core.architecture import model_params
 from envelope_xl.core.recompute import RECOMPUTE
 from envelope_xl.models import PRESETS
-from envelope_xl.reference import GPU_FIELDS, GPUS, OPTIMIZERS, PRECISIONS, Gpu
+from envelope_xl.reference import GPU_FIELDS, GPUS, LINKS, OPTIMIZERS, PRECISIONS, Gpu
 from envelope_xl.sources import readable
 from envelope_xl.templates import style
 
@@ -166,6 +166,34 @@ def add_models(wb: Workbook) -> None:
     header = FIRST_DATA_ROW - 1
     style.define(wb, "model_fields", ws, span.format(header, header))
     style.define(wb, "model_table", ws, span.format(first, first + n - 1))
+
+
+def add_links(wb: Workbook) -> None:
+    """Links (bandwidth per GPU and direction, latency per ring step), then each GPU's link inside a
+    node with its bandwidth (empty: the chip has none)."""
+    ws = _sheet(wb, "Links", "Interconnects: bandwidth per GPU and direction, latency per ring step",
+                "From envelope_xl/data/links.toml and the intra_link of each GPU in envelope_xl/data/gpus.toml.")
+    links = _entries(LINKS)
+    rows = [(x.name, x.bandwidth / 1e9, x.latency * 1e6, readable(x.source)) for x in links]
+    rows += [(None,) * 4]
+    first = _table(ws, ("link", "GB/s each way", "latency us", "source"), rows, (16, 11, 10, 90),
+                   formats={2: "#,##0.00", 3: "0.0"})
+    n = len(links)
+    style.define(wb, "link_names", ws, _column(ws, 1, first, n))
+    style.define(wb, "link_gbs", ws, _column(ws, 2, first, n))
+    style.define(wb, "link_us", ws, _column(ws, 3, first, n))
+    top = first + n + 1
+    style.header_row(ws, top, ("gpu", "intra-node link", "GB/s each way"))
+    ws.row_dimensions[top].height = 2 * style.LINE_HEIGHT  # the headers wrap, as the first table's
+    gpus = _entries(GPUS)
+    for r, g in enumerate(gpus, start=top + 1):
+        ws.cell(r, 1, g.name)
+        ws.cell(r, 2, g.intra_link or None)
+        ws.cell(r, 3, LINKS.get("intra_link", g.intra_link).bandwidth / 1e9 if g.intra_link else None)
+        ws.cell(r, 3).number_format = "#,##0.00"
+    style.define(wb, "gpu_link_gpus", ws, _column(ws, 1, top + 1, len(gpus)))
+    style.define(wb, "gpu_link_names", ws, _column(ws, 2, top + 1, len(gpus)))
+    style.define(wb, "gpu_link_gbs", ws, _column(ws, 3, top + 1, len(gpus)))
 
 
 def field_header(field: str) -> str:

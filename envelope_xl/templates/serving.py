@@ -174,7 +174,7 @@ def _engine_inputs(s: PlanSheet) -> None:
             f"fixed time of one tensor-parallel all-reduce; default: {data.ALLREDUCE_US.cite()}",
             non_negative_up_to(1e6), style.DECIMAL)
     s.input("link_gbs", "Link bandwidth", d["link_gbs"], "GB/s",
-            f"per GPU and direction, for the all-reduces; {AUTO}: the GPU's intra-node link (GPU links sheet)",
+            f"per GPU and direction, for the all-reduces; {AUTO}: the GPU's intra-node link (Links sheet)",
             auto_or_positive(1e6), style.DECIMAL)
 
 
@@ -222,8 +222,8 @@ def _settings(s: PlanSheet) -> None:
            _auto("mfu", _by_precision("srv_prefill_mfu")), "fraction",
            readable(data.prefill_mfu(ref.PRECISIONS.get("precision", "bf16")).source), style.PERCENT)
     s.step("link_gbs_used", "Link bandwidth", f"as given; {AUTO}: the GPU's intra-node link (0: none)",
-           _auto("link_gbs", "N(INDEX(srv_link_gbs,MATCH(in_gpu,srv_gpu_names,0)))"), "GB/s",
-           "per GPU and direction (GPU links sheet)", style.COUNT)
+           _auto("link_gbs", "N(INDEX(gpu_link_gbs,MATCH(in_gpu,gpu_link_gpus,0)))"), "GB/s",
+           "per GPU and direction (Links sheet)", style.COUNT)
     s.step("config_ok", "Can this configuration run?", "a peak for the precision, tp dividing the heads, and a "
            "link when tp > 1", 'IF(NOT(ISNUMBER(out_peak_tflops)),"no",IF(MOD(out_heads,in_tp)<>0,"no",'
            'IF(AND(in_tp>1,out_link_gbs_used<=0),"no","yes")))', "",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from openpyxl.workbook import Workbook
 
 from envelope_xl.core import serving_data as data
-from envelope_xl.reference import GPUS, LINKS, PRECISIONS
+from envelope_xl.reference import PRECISIONS
 from envelope_xl.sources import readable
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
@@ -75,23 +75,7 @@ def add_by_precision(wb: Workbook) -> None:
     ws.column_dimensions[ws.cell(1, col).column_letter].width = 16
 
 
-def add_links(wb: Workbook) -> None:
-    """Each GPU's intra-node link, the default for the all-reduces of tensor parallelism."""
-    ws = ref._sheet(wb, "GPU links", "Links between the GPUs of a replica",
-                    "From envelope_xl/data/gpus.toml (intra_link) and links.toml (GB/s per GPU and direction). "
-                    "Empty: the chip has no such link; give one to use tp above 1.")
-    rows = []
-    for name in GPUS:
-        g = GPUS.get("gpu", name)
-        link = LINKS.get("intra_link", g.intra_link) if g.intra_link else None
-        rows.append((g.name, g.intra_link, link.bandwidth_gbs if link else None, readable(link.source) if link else ""))
-    first = ref._table(ws, ("gpu", "intra-node link", "GB/s", "source"), rows, (12, 16, 9, 80),
-                       formats={3: "#,##0"})
-    style.define(wb, "srv_gpu_names", ws, ref._column(ws, 1, first, len(rows)))
-    style.define(wb, "srv_link_gbs", ws, ref._column(ws, 3, first, len(rows)))
-
-
 def add_sheets(wb: Workbook) -> None:
     add_defaults(wb)
     add_by_precision(wb)
-    add_links(wb)
+    ref.add_links(wb)

@@ -736,7 +736,7 @@ def build() -> Workbook:
     _checks(s)
     s.bar_chart("13. Memory per GPU at the peak", "Memory per GPU (GB)", _chart_rows(), "GB")
     ref.add_reference_sheets(wb, ("precisions", "optimizers", "gpus", "models", "model_figures", "lists"))
-    tables.add_links(wb)
+    ref.add_links(wb)
     tables.add_training_defaults(wb)
     tables.add_training_lists(wb)
     return wb

@@ -1,4 +1,5 @@
-"""Reference sheets of the training plan: links, training defaults and the plan's choices.
+"""Reference sheets of the training plan: training defaults and the plan's choices (the links are
+`reference_tables.add_links`, shared with the serving plan).
 
 Every number is read from the core's data (data/links.toml, data/gpus.toml,
 data/training.toml, data/cluster.toml) or its constants, each with its source, so the
@@ -12,7 +13,7 @@ from openpyxl.workbook import Workbook
 from envelope_xl.core.activations import ATTENTION
 from envelope_xl.core.finetune import ATTENTION_MATRICES, METHOD, MLP_MATRICES, parse_targets
 from envelope_xl.core.peak_memory import HOST_FP32_BYTES, MASTER_BYTES, OFFLOAD
-from envelope_xl.reference import GPUS, LINKS, PRECISIONS, TRAINING
+from envelope_xl.reference import LINKS, PRECISIONS, TRAINING
 from envelope_xl.sources import readable
 from envelope_xl.templates import reference_tables as ref
 from envelope_xl.templates import style
@@ -57,29 +58,6 @@ LISTS = (
     ("list_links", "links", list(LINKS)),
     ("list_intra_links", "intra-node link", [GPU_OWN_LINK, *LINKS]),
 )
-
-
-def add_links(wb: Workbook) -> None:
-    """Links (bandwidth per GPU and direction, step latency) and each GPU's link inside a node."""
-    ws = ref._sheet(wb, "Links", "Interconnects: bandwidth per GPU and direction, latency per ring step",
-                    "From envelope_xl/data/links.toml and the intra_link of each GPU in envelope_xl/data/gpus.toml.")
-    links = [LINKS.get("link", n) for n in LINKS]
-    gpus = [GPUS.get("gpu", n) for n in GPUS]
-    rows = [(x.name, x.bandwidth / 1e9, x.latency * 1e6, readable(x.source)) for x in links]
-    rows += [(None,) * 4]
-    first = ref._table(ws, ("link", "GB/s each way", "latency us", "source"), rows, (16, 11, 10, 90),
-                       formats={2: "#,##0.00", 3: "0.0"})
-    n = len(links)
-    style.define(wb, "link_names", ws, ref._column(ws, 1, first, n))
-    style.define(wb, "link_gbs", ws, ref._column(ws, 2, first, n))
-    style.define(wb, "link_us", ws, ref._column(ws, 3, first, n))
-    top = first + n + 1
-    style.header_row(ws, top, ("gpu", "intra-node link"))
-    for r, g in enumerate(gpus, start=top + 1):
-        ws.cell(r, 1, g.name)
-        ws.cell(r, 2, g.intra_link or None)
-    style.define(wb, "gpu_link_gpus", ws, ref._column(ws, 1, top + 1, len(gpus)))
-    style.define(wb, "gpu_link_names", ws, ref._column(ws, 2, top + 1, len(gpus)))
 
 
 def add_training_defaults(wb: Workbook) -> None:
