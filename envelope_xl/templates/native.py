@@ -54,6 +54,14 @@ class VectorIndex:
         s.input("lists", "IVF lists", defaults["lists"], "lists", f"inverted lists; 0 = automatic, 4 x sqrt({counted})",
                 whole_at_least(0), style.COUNT, unused_when=f"NOT({self.ivf})")
 
+    def check_rows(self, s: PlanSheet, count: str, one: str, counted: str) -> None:
+        """The index's check rows (check_pq, check_lists): the cases VECTOR_INDEX_MEM refuses; `count`
+        names the cell with the vectors' count, `one` and `counted` what they are (entity, entities)."""
+        s.check("check_pq", "PQ code fits?", "for ivfpq the code size divides the dimension", self.pq_check(),
+                "VECTOR_INDEX_MEM refuses the same")
+        s.check("check_lists", "IVF lists sensible?", f"at most one list per {one}",
+                self.lists_check(count, "out_lists_used", counted))
+
     def figure(self, field: str) -> str:
         """Bytes of bookkeeping per vector (Vector indexes sheet): link_bytes, level_bytes, ..."""
         return classic.index_figure(self.index, field)

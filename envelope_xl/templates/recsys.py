@@ -334,10 +334,7 @@ def _training(s: PlanSheet) -> None:
 
 def _checks(s: PlanSheet) -> None:
     s.section("9. Checks")
-    s.check("check_pq", "PQ code fits?", "for ivfpq the code size divides the dimension", _INDEX.pq_check(),
-            "VECTOR_INDEX_MEM refuses the same")
-    s.check("check_lists", "IVF lists sensible?", "at most one list per item",
-            _INDEX.lists_check("in_items", "out_lists_used", "items"))
+    _INDEX.check_rows(s, "in_items", "item", "items")
     s.check("check_retrain", "Run fits the interval?", "time per run within the days between runs",
             'IF(out_train_hours/24<=in_retrain_every_days,"OK","a run takes "&ROUNDUP(out_train_hours/24,1)&'
             '" days: retrain less often or add GPUs")', "RETRAINING_COST refuses the same")

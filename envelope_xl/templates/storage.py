@@ -275,10 +275,7 @@ def _last(column: str) -> str:
 
 def _checks(s: PlanSheet) -> None:
     s.section("8. Checks")
-    s.check("check_pq", "PQ code fits?", "for ivfpq the code size divides the dimension", _INDEX.pq_check(),
-            "VECTOR_INDEX_MEM refuses the same")
-    s.check("check_lists", "IVF lists sensible?", "at most one list per entity",
-            _INDEX.lists_check("in_count", "out_lists_used", "entities"))
+    _INDEX.check_rows(s, "in_count", "entity", "entities")
     s.check("check_window", "Retention window holds?", "hot days within the window, under 1e30 bytes kept",
             'IF(in_hot_days>in_retention_days,"more hot days than the window ("&in_retention_days&"): the hot tier '
             f'holds the most recent days",IF(out_written_tb*1E+12*out_kept_factor>{HUGE:.0E},"more than 1e30 bytes '
